@@ -1,0 +1,87 @@
+"""The weighted local linear surrogate shared by LIME-family methods."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from sklearn.linear_model import Ridge
+
+__all__ = ["cosine_distance_to_original", "exponential_kernel", "select_features", "fit_local_model", "LocalFit",
+           "FEATURE_SELECTIONS"]
+
+FEATURE_SELECTIONS = ("auto", "highest_weights", "forward_selection", "none")
+
+
+def cosine_distance_to_original(masks: np.ndarray) -> np.ndarray:
+    """Cosine distance of each binary mask row to the all-ones row (the unperturbed input).
+
+    For a row with k of n features on, the cosine similarity to all-ones is sqrt(k / n); an
+    all-zero row gets distance 1, as scikit-learn's ``cosine_distances`` gives.
+    """
+    n = masks.shape[1]
+    k = masks.sum(axis=1, dtype=np.float64)
+    return 1.0 - np.sqrt(k / n)
+
+
+def exponential_kernel(distances: np.ndarray, kernel_width: float) -> np.ndarray:
+    """LIME's sample weights ``sqrt(exp(-d^2 / width^2))``."""
+    return np.sqrt(np.exp(-(distances ** 2) / kernel_width ** 2))
+
+
+def select_features(X, y, weights, num_features: int, method: str, random_state=None) -> np.ndarray:
+    """Indices of the features the final surrogate uses.
+
+    'auto' is 'forward_selection' for at most 6 features, else 'highest_weights' (the rule of
+    the LIME reference implementation); 'highest_weights' ranks by ``|coef|`` of
+    Ridge(alpha=0.01) (the original row is all ones, so ``coef * x0 == coef``).
+    """
+    n = X.shape[1]
+    if method not in FEATURE_SELECTIONS:
+        raise ValueError(f"feature_selection must be one of {FEATURE_SELECTIONS}, got {method!r}")
+    if method == "none" or num_features >= n:
+        return np.arange(n)
+    if method == "auto":
+        method = "forward_selection" if num_features <= 6 else "highest_weights"
+    if method == "highest_weights":
+        clf = Ridge(alpha=0.01, fit_intercept=True, random_state=random_state)
+        clf.fit(X, y, sample_weight=weights)
+        return np.sort(np.argsort(-np.abs(clf.coef_), kind="stable")[:num_features])
+    chosen = []
+    clf = Ridge(alpha=0.0, fit_intercept=True, random_state=random_state)
+    for _ in range(num_features):
+        best, best_score = None, -np.inf
+        for j in range(n):
+            if j in chosen:
+                continue
+            cols = chosen + [j]
+            clf.fit(X[:, cols], y, sample_weight=weights)
+            score = clf.score(X[:, cols], y, sample_weight=weights)
+            if score > best_score:
+                best, best_score = j, score
+        chosen.append(best)
+    return np.sort(np.asarray(chosen))
+
+
+@dataclass
+class LocalFit:
+    weights: np.ndarray        # one per feature; unselected features get 0
+    intercept: float
+    score: float               # weighted R^2 of the surrogate on the samples
+    local_prediction: float    # surrogate's value at the original input
+
+
+def fit_local_model(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, num_features: Optional[int] = None,
+                    feature_selection: str = "auto", alpha: float = 1.0, random_state=None) -> LocalFit:
+    """Fit Ridge(alpha) on the selected features of X (binary masks) weighted by the kernel."""
+    n = X.shape[1]
+    num_features = n if num_features is None else int(num_features)
+    used = select_features(X, y, sample_weight, num_features, feature_selection, random_state)
+    model = Ridge(alpha=alpha, fit_intercept=True, random_state=random_state)
+    Xu = X[:, used]
+    model.fit(Xu, y, sample_weight=sample_weight)
+    weights = np.zeros(n)
+    weights[used] = model.coef_
+    score = float(model.score(Xu, y, sample_weight=sample_weight)) if np.ptp(y) > 0 else 1.0
+    local = float(model.predict(np.ones((1, len(used))))[0])
+    return LocalFit(weights, float(model.intercept_), score, local)

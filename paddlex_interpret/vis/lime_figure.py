@@ -1,0 +1,54 @@
+"""PaddleX's LIME figure: a 2x5 grid (image, segmentation; five 'first n superpixels' panels)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..engine.explanation import SuperpixelExplanation
+from .superpixels import PANEL_THRESHOLDS, auto_num_superpixels, draw_boundaries, paint_superpixels
+
+__all__ = ["lime_figure", "save_lime_figure"]
+
+
+def lime_figure(explanation: SuperpixelExplanation, target: Optional[int] = None, show_negative: bool = False) -> Figure:
+    """Build (do not show) the 2x5 LIME figure for ``target`` (default: the primary class)."""
+    target = explanation.target if target is None else int(target)
+    weights = explanation.weights[target]
+    image, segments = explanation.image, explanation.segments
+    name = explanation.label_names[target]
+
+    fig = Figure(figsize=(25, 10))
+    axes = fig.subplots(2, 5)
+    for ax in axes.ravel():
+        ax.axis("off")
+    axes[0, 0].imshow(image)
+    axes[0, 0].set_title(f"label {name}, proba: {explanation.probabilities[target]:.3f}")
+    axes[0, 1].imshow(draw_boundaries(image, segments))
+    axes[0, 1].set_title(f"superpixel segmentation ({explanation.num_superpixels} superpixels)")
+
+    negative_order = np.argsort(weights, kind="stable")
+    for ax, threshold in zip(axes[1], PANEL_THRESHOLDS):
+        n = auto_num_superpixels(weights, segments, threshold)
+        positive = explanation.ranked_superpixels(target, positive_only=True)[:n]
+        negative = [i for i in negative_order[:n] if weights[i] < 0] if show_negative else []
+        ax.imshow(paint_superpixels(image, segments, positive, negative))
+        ax.set_title(f"label {name}, first {len(positive)} superpixels")
+    fig.suptitle(f"{explanation.method.upper()}: green = supports the class"
+                 + (", red = against it" if show_negative else "")
+                 + f"; local fit R^2 = {explanation.scores.get(target, float('nan')):.3f}")
+    return fig
+
+
+def save_lime_figure(explanation: SuperpixelExplanation, path, target: Optional[int] = None,
+                     show_negative: bool = False, dpi: int = 80) -> Path:
+    """Write the figure as PNG atomically (no half-written file on error). Returns the path."""
+    from .._home import atomic_write
+
+    fig = lime_figure(explanation, target, show_negative)
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    return path
