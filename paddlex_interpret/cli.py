@@ -1,0 +1,123 @@
+"""Command line: ``paddlex-interpret demo`` and ``paddlex-interpret lime IMAGE``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+__all__ = ["main", "build_parser"]
+
+
+def _positive_int(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _hide_color(text: str):
+    if text == "mean":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a grey level 0..255 or 'mean', got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .demo import DEFAULT_NUM_SAMPLES
+
+    parser = argparse.ArgumentParser(
+        prog="paddlex-interpret",
+        description="Explain the predictions of PaddlePaddle image classifiers.",
+        epilog="Run 'paddlex-interpret COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p, default_samples):
+        p.add_argument("--save-dir", default="./output", metavar="DIR",
+                       help="folder for the figures (created if missing; default: ./output)")
+        p.add_argument("--num-samples", type=_positive_int(2), default=default_samples, metavar="N",
+                       help=f"perturbed samples per image (default: {default_samples})")
+        p.add_argument("--batch-size", type=_positive_int(1), default=50, metavar="B",
+                       help="samples per forward pass (default: 50)")
+        p.add_argument("--seed", type=_positive_int(0), default=0, metavar="S",
+                       help="random seed; the same seed gives the same figure (default: 0)")
+        p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    demo = sub.add_parser(
+        "demo", help="explain two real photos with a real ImageNet model (EfficientNet-Lite0)",
+        description="Run LIME with the ImageNet EfficientNet-Lite0 on scikit-image's 'chelsea' (a cat) and "
+                    "'coffee' (an espresso) photos, print each photo's top-5 classes and write the figures.",
+    )
+    common(demo, DEFAULT_NUM_SAMPLES)
+
+    lime = sub.add_parser(
+        "lime", help="explain one image with LIME",
+        description="Explain IMAGE with LIME and write <name>_lime_s<N>.png, PaddleX's 2x5 LIME figure. "
+                    "The model is the demo's ImageNet EfficientNet-Lite0.",
+    )
+    lime.add_argument("image", metavar="IMAGE", help="image file (jpg, png, bmp, tiff, ...)")
+    common(lime, 3000)
+    lime.add_argument("--top-k", type=_positive_int(1), default=1, metavar="K",
+                      help="explain the K most probable classes; the figure shows the first (default: 1)")
+    lime.add_argument("--target", type=_positive_int(0), default=None, metavar="CLASS",
+                      help="explain this class index instead of the top-1")
+    lime.add_argument("--hide-color", type=_hide_color, default=0, metavar="V",
+                      help="fill of hidden superpixels: grey level 0..255 or 'mean' (default: 0, black)")
+    lime.add_argument("--show-negative", action="store_true",
+                      help="also paint superpixels that speak against the class (red)")
+    lime.add_argument("--save-explanation", action="store_true",
+                      help="also save the explanation as <name>_lime_s<N>.npz")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "demo":
+            from . import demo
+
+            demo.run(save_dir=args.save_dir, num_samples=args.num_samples, batch_size=args.batch_size,
+                     random_state=args.seed, progress=not args.no_progress)
+            return 0
+        return _run_lime(args)
+    except (FileNotFoundError, ValueError, TypeError, ImportError, NotADirectoryError) as exc:
+        print(f"paddlex-interpret: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_lime(args) -> int:
+    from pathlib import Path
+
+    from . import demo, interpret
+
+    model = demo.load_model()
+    explanation = interpret.lime(
+        args.image, model, num_samples=args.num_samples, batch_size=args.batch_size, save_dir=args.save_dir,
+        target=args.target, top_k=args.top_k, hide_color=args.hide_color, show_negative=args.show_negative,
+        random_state=args.seed, progress=not args.no_progress,
+    )
+    for t in explanation.targets:
+        print(f"class {t} ({explanation.label_names[t]}): probability {explanation.probabilities[t]:.3f}, "
+              f"local fit R^2 {explanation.scores[t]:.3f}")
+    print(f"figure: {explanation.figure_path}")
+    if args.save_explanation:
+        print(f"explanation: {explanation.save(Path(explanation.figure_path).with_suffix('.npz'))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
