@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-__all__ = ["SuperpixelExplanation", "load_explanation"]
+__all__ = ["SuperpixelExplanation", "PixelExplanation", "load_explanation"]
 
 _FORMAT_VERSION = 1
 
@@ -94,13 +94,7 @@ class SuperpixelExplanation:
     # -- persistence --------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write an ``.npz`` (arrays + JSON metadata; no pickle). Returns the path written."""
-        from .._home import atomic_write
-
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
         meta = {
-            "format_version": _FORMAT_VERSION,
             "kind": "superpixel",
             "method": self.method,
             "targets": [int(t) for t in self.targets],
@@ -113,36 +107,127 @@ class SuperpixelExplanation:
             "figure_path": self.figure_path,
         }
         arrays = {f"weights_{t}": np.asarray(w, dtype=np.float64) for t, w in self.weights.items()}
-        with atomic_write(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, image=self.image, segments=self.segments,
-                                    meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
-        return path
+        return _write_npz(path, meta, image=self.image, segments=self.segments, **arrays)
 
     @classmethod
     def load(cls, path) -> "SuperpixelExplanation":
         """Read a file written by :meth:`save`."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"explanation file not found: '{path}'")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                image, segments = data["image"], data["segments"]
-                weights = {int(t): data[f"weights_{t}"] for t in meta["targets"]}
-        except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"'{path}' is not a paddlex_interpret explanation file: {exc}") from exc
-        if meta.get("kind") != "superpixel":
-            raise ValueError(f"'{path}' holds a {meta.get('kind')!r} explanation, not a superpixel one")
-
-        def ints(d):
-            return {int(k): v for k, v in d.items()}
+        meta, data = _read_npz(path, "superpixel")
+        image, segments = data["image"], data["segments"]
+        weights = {int(t): data[f"weights_{t}"] for t in meta["targets"]}
 
         return cls(method=meta["method"], image=image, segments=segments, targets=meta["targets"], weights=weights,
-                   label_names=ints(meta["label_names"]), probabilities=ints(meta["probabilities"]),
-                   intercepts=ints(meta["intercepts"]), scores=ints(meta["scores"]),
-                   local_predictions=ints(meta["local_predictions"]), params=meta["params"],
+                   label_names=_int_keys(meta["label_names"]), probabilities=_int_keys(meta["probabilities"]),
+                   intercepts=_int_keys(meta["intercepts"]), scores=_int_keys(meta["scores"]),
+                   local_predictions=_int_keys(meta["local_predictions"]), params=meta["params"],
                    figure_path=meta["figure_path"])
+
+
+def _int_keys(d):
+    return {int(k): v for k, v in d.items()}
+
+
+@dataclass
+class PixelExplanation:
+    """A per-pixel attribution map for one image and one class (gradient, CAM, occlusion, LRP).
+
+    Attributes
+    ----------
+    method : str
+        Algorithm name, e.g. ``'smoothgrad'``.
+    image : ndarray (H, W, 3) uint8
+        The image as explained (after resize/crop).
+    attribution : ndarray (3, H, W) or (H, W)
+        Raw attribution, in the network's input space for gradient methods (channel first) or
+        one value per pixel for CAM and occlusion maps.
+    target, label_name, probability
+        The explained class, its name and the model's probability on the image.
+    params : dict
+        Every parameter of the run, including the seed actually used.
+    extras : dict str -> ndarray
+        Method-specific arrays (e.g. per-model maps of a consensus).
+    figure_path : str or None
+    """
+
+    method: str
+    image: np.ndarray
+    attribution: np.ndarray
+    target: int
+    label_name: str
+    probability: float
+    params: Dict[str, Any] = field(default_factory=dict)
+    extras: Dict[str, np.ndarray] = field(default_factory=dict)
+    figure_path: Optional[str] = None
+
+    @property
+    def targets(self) -> List[int]:
+        return [self.target]
+
+    def saliency(self, reduce: str = "abs_sum") -> np.ndarray:
+        """``(H, W)`` map: channels reduced by 'abs_sum' (default), 'sum', 'abs_max' or 'l2'."""
+        a = np.asarray(self.attribution, dtype=np.float64)
+        if a.ndim == 2:
+            return a
+        if reduce == "abs_sum":
+            return np.abs(a).sum(axis=0)
+        if reduce == "sum":
+            return a.sum(axis=0)
+        if reduce == "abs_max":
+            return np.abs(a).max(axis=0)
+        if reduce == "l2":
+            return np.sqrt((a ** 2).sum(axis=0))
+        raise ValueError(f"reduce must be one of 'abs_sum', 'sum', 'abs_max', 'l2'; got {reduce!r}")
+
+    def pixel_map(self, target: Optional[int] = None) -> np.ndarray:
+        """Signed ``(H, W)`` map (channels summed), the common view shared with superpixel results."""
+        if target is not None and int(target) != self.target:
+            raise KeyError(f"class {target} was not explained; explained class: {self.target}")
+        return self.saliency("sum")
+
+    def save(self, path) -> Path:
+        """Write an ``.npz`` (arrays + JSON metadata; no pickle). Returns the path written."""
+        meta = {"kind": "pixel", "method": self.method, "target": int(self.target), "label_name": self.label_name,
+                "probability": float(self.probability), "params": self.params, "figure_path": self.figure_path,
+                "extras": sorted(self.extras)}
+        extras = {f"extra_{k}": np.asarray(v) for k, v in self.extras.items()}
+        return _write_npz(path, meta, image=self.image, attribution=np.asarray(self.attribution), **extras)
+
+    @classmethod
+    def load(cls, path) -> "PixelExplanation":
+        """Read a file written by :meth:`save`."""
+        meta, data = _read_npz(path, "pixel")
+        return cls(method=meta["method"], image=data["image"], attribution=data["attribution"], target=meta["target"],
+                   label_name=meta["label_name"], probability=meta["probability"], params=meta["params"],
+                   extras={k: data[f"extra_{k}"] for k in meta["extras"]}, figure_path=meta["figure_path"])
+
+
+def _write_npz(path, meta: dict, **arrays) -> Path:
+    from .._home import atomic_write
+
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    meta = {"format_version": _FORMAT_VERSION, **meta}
+    with atomic_write(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
+    return path
+
+
+def _read_npz(path, kind: Optional[str] = None):
+    """``(meta, {name: array})`` of an explanation file; ValueError if it is not one (of ``kind``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"explanation file not found: '{path}'")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {k: data[k] for k in data.files if k != "meta"}
+    except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"'{path}' is not a paddlex_interpret explanation file: {exc}") from exc
+    if kind is not None and meta.get("kind") != kind:
+        raise ValueError(f"'{path}' holds a {meta.get('kind')!r} explanation, not a {kind} one")
+    return meta, arrays
 
 
 def _json_default(obj):
@@ -154,5 +239,9 @@ def _json_default(obj):
 
 
 def load_explanation(path):
-    """Load any explanation saved by paddlex_interpret."""
-    return SuperpixelExplanation.load(path)
+    """Load any explanation saved by paddlex_interpret (the type is read from the file)."""
+    meta, _ = _read_npz(path)
+    kinds = {"superpixel": SuperpixelExplanation, "pixel": PixelExplanation}
+    if meta.get("kind") not in kinds:
+        raise ValueError(f"'{path}' holds an unknown explanation kind {meta.get('kind')!r}")
+    return kinds[meta["kind"]].load(path)

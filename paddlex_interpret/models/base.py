@@ -36,6 +36,14 @@ class Classifier(abc.ABC):
         """Differentiable forward: normalised ``paddle.Tensor`` ``(N, 3, H, W)`` -> logits."""
         raise NotImplementedError(f"{type(self).__name__} has no differentiable forward")
 
+    def eval_context(self):
+        """Context manager running the model in inference mode (eval), restoring its modes after."""
+        raise NotImplementedError(f"{type(self).__name__} has no differentiable model")
+
+    def named_layers(self) -> dict:
+        """``{name: layer}`` of the model's sublayers, for methods that look inside (CAM, LRP)."""
+        raise NotImplementedError(f"{type(self).__name__} exposes no layers")
+
     def image_as_explained(self, source: ImageSource, channel_order: str = "rgb") -> np.ndarray:
         """Load ``source`` and apply the geometric part of the preprocessing (uint8 RGB)."""
         return self.preprocess.geometry(load_image(source, channel_order=channel_order))

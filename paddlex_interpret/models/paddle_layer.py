@@ -112,6 +112,12 @@ class PaddleLayerClassifier(Classifier):
         """
         return _first_output(self.network(inputs))
 
+    def eval_context(self):
+        return eval_mode(self.network)
+
+    def named_layers(self) -> dict:
+        return dict(self.network.named_sublayers())
+
     def _raw_scores(self, images: np.ndarray) -> np.ndarray:
         if not paddle.in_dynamic_mode():
             raise RuntimeError(

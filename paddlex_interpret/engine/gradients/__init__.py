@@ -1,0 +1,1 @@
+"""Input-gradient family: SmoothGrad, Integrated Gradients, GradientSHAP."""
