@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import numpy as np
 from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 from .data import ImageSource, image_name
 from .engine import LimeImage, SuperpixelExplanation
+from .engine.explanation import PixelExplanation
 from .engine._validation import check_positive_int
 from .models import as_classifier
 
-__all__ = ["lime"]
+__all__ = ["lime", "smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "scorecam", "lrp",
+           "consensus", "compare"]
 
 
 def _prepare_save_dir(save_dir) -> Path:
@@ -108,3 +112,339 @@ def lime(
         path = out_dir / f"{image_name(img_file)}_lime_s{num_samples}.png"
         explanation.figure_path = str(save_lime_figure(explanation, path, show_negative=show_negative))
     return explanation
+
+
+_FIGURE_DOC = """
+    save_dir : path or None, default './'
+        Folder for ``<image name>_<method>.png`` (the image, then one panel per style); only this
+        folder is created. None writes nothing.
+    target : int, optional
+        Class to explain; default: the top-1 class.
+    styles : sequence of {'heatmap', 'overlay', 'grayscale', 'threshold'}, default ('heatmap', 'overlay')
+        Panels of the figure.
+    channel_order : {'rgb', 'bgr'}, default 'rgb'
+        Channel order of an array ``img_file``.
+    save_figure : bool, default True
+        False skips the figure even when ``save_dir`` is set.
+
+    Returns
+    -------
+    PixelExplanation
+        ``attribution`` holds the raw map; ``figure_path`` is set when a figure was written.
+"""
+
+
+def _document(func):
+    func.__doc__ = func.__doc__.replace("    {figure}\n", _FIGURE_DOC.lstrip("\n"))
+    return func
+
+
+def _explain_pixels(method_cls, img_file, model, save_dir, target, styles, channel_order, save_figure,
+                    **params) -> PixelExplanation:
+    classifier = as_classifier(model)
+    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
+    image = classifier.image_as_explained(img_file, channel_order=channel_order)
+    explanation = method_cls(classifier, **params).explain(image, target)
+    if out_dir is not None:
+        _write_pixel_figure(explanation, out_dir / f"{image_name(img_file)}_{explanation.method}.png", styles)
+    return explanation
+
+
+def _write_pixel_figure(explanation, path, styles):
+    from .vis import pixel_figure, save_figure
+
+    explanation.figure_path = str(save_figure(pixel_figure(explanation, styles=tuple(styles)), path))
+
+
+_DEFAULT_STYLES = ("heatmap", "overlay")
+
+
+@_document
+def smoothgrad(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, n_samples: int = 50,
+               noise_amount: float = 0.1, gradient_of: str = "probability", batch_size: int = 25,
+               random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
+               channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
+    """SmoothGrad: the input gradient averaged over noisy copies of the image.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    n_samples : int, default 50
+        Noisy copies.
+    noise_amount : float, default 0.1
+        Noise std as a fraction of the (normalised) input's value range.
+    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
+    batch_size : int, default 25
+        Copies per forward/backward pass; bounds memory, does not change results.
+    random_state : int or None, default None
+        Seed; None draws one and records it in ``explanation.params``.
+    {figure}
+    """
+    from .engine.gradients import SmoothGrad
+
+    return _explain_pixels(SmoothGrad, img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           n_samples=n_samples, noise_amount=noise_amount, gradient_of=gradient_of,
+                           batch_size=batch_size, random_state=random_state)
+
+
+@_document
+def intgrad(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, steps: int = 50,
+            baselines=None, num_random_trials: int = 10, gradient_of: str = "probability", batch_size: int = 25,
+            random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
+            channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
+    """Integrated Gradients: (input - baseline) x the gradient averaged along the straight path.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    steps : int, default 50
+        Points on the path (Riemann sum).
+    baselines : None, 'random' or image array, default None
+        None: zeros of the normalised input; 'random': ``num_random_trials`` random images,
+        averaged; an image (pixel values, as the input) is normalised like the input.
+    num_random_trials : int, default 10
+    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
+    batch_size : int, default 25
+        Path points per forward/backward pass.
+    random_state : int or None, default None
+    {figure}
+    """
+    from .engine.gradients import IntegratedGradients
+
+    return _explain_pixels(IntegratedGradients, img_file, model, save_dir, target, styles, channel_order,
+                           save_figure, steps=steps, baselines=baselines, num_random_trials=num_random_trials,
+                           gradient_of=gradient_of, batch_size=batch_size, random_state=random_state)
+
+
+@_document
+def gradshap(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, n_samples: int = 5,
+             noise_amount: float = 0.1, baselines=None, gradient_of: str = "probability", batch_size: int = 25,
+             random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
+             channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
+    """GradientSHAP: expected gradients at random points between noisy inputs and baselines.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    n_samples : int, default 5
+    noise_amount : float, default 0.1
+    baselines : None or image array, default None (zeros of the normalised input)
+    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
+    batch_size : int, default 25
+    random_state : int or None, default None
+    {figure}
+    """
+    from .engine.gradients import GradientShap
+
+    return _explain_pixels(GradientShap, img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           n_samples=n_samples, noise_amount=noise_amount, baselines=baselines,
+                           gradient_of=gradient_of, batch_size=batch_size, random_state=random_state)
+
+
+@_document
+def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
+              sliding_window_shapes=(3, 16, 16), strides=8, baselines=None, perturbations_per_eval: int = 1,
+              progress: bool = True, styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
+              save_figure: bool = True) -> PixelExplanation:
+    """Occlusion: how much the class probability drops when a sliding window is covered.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    sliding_window_shapes : (channels, height, width), default (3, 16, 16)
+    strides : int or tuple, default 8
+    baselines : None, number or image array, default None (zeros of the normalised input)
+    perturbations_per_eval : int, default 1
+        Occluded images per forward pass; does not change results.
+    progress : bool, default True
+    {figure}
+    """
+    from .engine.perturbation import Occlusion
+
+    return _explain_pixels(Occlusion, img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           sliding_window_shapes=sliding_window_shapes, strides=strides, baselines=baselines,
+                           perturbations_per_eval=perturbations_per_eval, progress=progress)
+
+
+@_document
+def gradcam(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
+            target_layer: Optional[str] = None, gradient_of: str = "logit",
+            styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
+            save_figure: bool = True) -> PixelExplanation:
+    """Grad-CAM: a layer's feature maps weighted by their mean gradient, rectified, upsampled.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    target_layer : str, optional
+        Sublayer name (see ``classifier.named_layers()``); default: the last convolutional
+        feature layer. An unknown name gives an error listing valid ones.
+    gradient_of : {'probability', 'logit', 'loss'}, default 'logit'
+    {figure}
+    """
+    from .engine.cam import GradCAM
+
+    return _explain_pixels(GradCAM, img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           target_layer=target_layer, gradient_of=gradient_of)
+
+
+@_document
+def scorecam(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
+             target_layer: Optional[str] = None, batch_size: int = 16, progress: bool = True,
+             styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
+             save_figure: bool = True) -> PixelExplanation:
+    """Score-CAM: feature maps weighted by the class score of the input masked with each map.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    target_layer : str, optional
+        Default: the last convolutional feature layer. One forward pass per channel.
+    batch_size : int, default 16
+        Masked inputs per forward pass (built lazily, per batch).
+    progress : bool, default True
+    {figure}
+    """
+    from .engine.cam import ScoreCAM
+
+    return _explain_pixels(ScoreCAM, img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           target_layer=target_layer, batch_size=batch_size, progress=progress)
+
+
+@_document
+def lrp(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, rule: str = "epsilon",
+        styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb", save_figure: bool = True,
+        **rule_params) -> PixelExplanation:
+    """Layer-wise Relevance Propagation with rules on standard Paddle layers.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    rule : {'epsilon', 'alpha_beta'}, default 'epsilon'
+    **rule_params
+        ``epsilon`` for the epsilon rule; ``alpha``, ``beta`` for the alpha-beta rule.
+    {figure}
+    """
+    from .engine.lrp import LRP
+
+    return _explain_pixels(LRP, img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           rule=rule, **rule_params)
+
+
+_METHODS = {
+    "lime": ("LimeImage", "engine.lime"),
+    "smoothgrad": ("SmoothGrad", "engine.gradients"),
+    "intgrad": ("IntegratedGradients", "engine.gradients"),
+    "gradshap": ("GradientShap", "engine.gradients"),
+    "occlusion": ("Occlusion", "engine.perturbation"),
+    "gradcam": ("GradCAM", "engine.cam"),
+    "scorecam": ("ScoreCAM", "engine.cam"),
+    "lrp": ("LRP", "engine.lrp"),
+}
+
+
+def _method_class(name: str):
+    import importlib
+
+    if name not in _METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {sorted(_METHODS)}")
+    cls_name, module = _METHODS[name]
+    return getattr(importlib.import_module(f".{module}", __package__), cls_name)
+
+
+@_document
+def consensus(img_file: ImageSource, models: Sequence, *, method: str = "smoothgrad", save_dir="./",
+              target: Optional[Sequence[Optional[int]]] = None, normalize: str = "max",
+              method_params: Optional[Dict[str, Any]] = None, styles: Sequence[str] = _DEFAULT_STYLES,
+              channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
+    """Consensus: one method over several models; each model's map normalised, then averaged.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+        Explained at the first model's geometry (resize/crop) and fed to all models.
+    models : sequence of Classifier or paddle.nn.Layer
+    method : str, default 'smoothgrad'
+        One of lime, smoothgrad, intgrad, gradshap, occlusion, gradcam, scorecam, lrp.
+    normalize : {'max', 'sum', 'none'}, default 'max'
+    method_params : dict, optional
+        Keyword arguments of the method's engine class.
+    target : list with one class (or None) per model, optional. Default: each model's top-1.
+    {figure}
+    """
+    from .engine.consensus import Consensus
+
+    classifiers = [as_classifier(m) for m in models]
+    if not classifiers:
+        raise ValueError("models must hold at least one model")
+    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
+    image = classifiers[0].image_as_explained(img_file, channel_order=channel_order)
+    if isinstance(target, (int, np.integer)):
+        target = [int(target)] * len(classifiers)
+    params = dict(method_params or {})
+    if method == "lime":
+        params.setdefault("progress", False)
+    explanation = Consensus(_method_class(method), classifiers, normalize=normalize, **params).explain(image, target)
+    if out_dir is not None:
+        _write_pixel_figure(explanation, out_dir / f"{image_name(img_file)}_consensus_{method}.png", styles)
+    return explanation
+
+
+def compare(img_file: ImageSource, model, methods: Sequence[str] = ("lime", "gradcam", "smoothgrad", "intgrad"), *,
+            save_dir="./", target: Optional[int] = None, method_params: Optional[Dict[str, Dict[str, Any]]] = None,
+            style: str = "overlay", channel_order: str = "rgb", save_figure: bool = True) -> list:
+    """Explain one image with several methods and draw them side by side.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    methods : sequence of str, default ('lime', 'gradcam', 'smoothgrad', 'intgrad')
+        Any of lime, smoothgrad, intgrad, gradshap, occlusion, gradcam, scorecam, lrp.
+    save_dir : path or None, default './'
+        Folder for ``<image name>_compare.png``. None writes nothing.
+    target : int, optional
+        Class to explain with every method; default: the top-1 class.
+    method_params : dict method name -> dict, optional
+        Keyword arguments per method, e.g. ``{'lime': {'num_samples': 500}}``.
+    style : {'heatmap', 'overlay', 'grayscale', 'threshold'}, default 'overlay'
+    channel_order, save_figure : as in the other functions.
+
+    Returns
+    -------
+    list
+        One explanation per method, in order; each has ``figure_path`` set to the comparison figure.
+    """
+    from .vis import comparison_figure, save_figure as write_figure
+
+    method_params = dict(method_params or {})
+    unknown = set(method_params) - set(methods)
+    if unknown:
+        raise ValueError(f"method_params names methods not in methods: {sorted(unknown)}")
+    classes = [_method_class(m) for m in methods]
+    if not classes:
+        raise ValueError("methods must name at least one method")
+    classifier = as_classifier(model)
+    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
+    image = classifier.image_as_explained(img_file, channel_order=channel_order)
+    if target is None:
+        target = int(np.argmax(classifier.predict_proba(image[None], batch_size=1)[0]))
+    explanations = []
+    for name, cls in zip(methods, classes):
+        params = dict(method_params.get(name, {}))
+        if name == "lime":
+            params.setdefault("num_samples", 1000)
+            params.setdefault("progress", False)
+        explanations.append(cls(classifier, **params).explain(image, target))
+    if out_dir is not None:
+        path = write_figure(comparison_figure(explanations, style=style), out_dir / f"{image_name(img_file)}_compare.png")
+        for exp in explanations:
+            exp.figure_path = str(path)
+    return explanations

@@ -45,10 +45,6 @@ def lime_figure(explanation: SuperpixelExplanation, target: Optional[int] = None
 def save_lime_figure(explanation: SuperpixelExplanation, path, target: Optional[int] = None,
                      show_negative: bool = False, dpi: int = 80) -> Path:
     """Write the figure as PNG atomically (no half-written file on error). Returns the path."""
-    from .._home import atomic_write
+    from .pixel_figure import save_figure
 
-    fig = lime_figure(explanation, target, show_negative)
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    return path
+    return save_figure(lime_figure(explanation, target, show_negative), path, dpi=dpi)
