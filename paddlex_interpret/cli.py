@@ -25,9 +25,12 @@ def _hide_color(text: str):
     if text == "mean":
         return text
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a grey level 0..255 or 'mean', got {text!r}") from None
+        value = -1
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"expected a grey level 0..255 or 'mean', got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    import warnings
+
+    # Paddle warns about a C++ build cache on import; irrelevant to users of this tool.
+    warnings.filterwarnings("ignore", message="No ccache found")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

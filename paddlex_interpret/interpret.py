@@ -66,8 +66,9 @@ def lime(
     batch_size : int, default 50
         Samples predicted at a time (bounds memory; does not change results).
     save_dir : path or None, default './'
-        Folder for ``<image name>_lime_s<num_samples>.png`` (created if missing; nothing else is
-        written). None writes no figure.
+        Folder for ``<image name>_lime_s<num_samples>.png`` (PaddleX's name), or
+        ``..._s<num_samples>_class<target>.png`` when ``target`` is given. Created with any missing
+        parents; nothing else is written. None writes no figure.
     target : int or list of int, optional
         Class(es) to explain; default: the ``top_k`` most probable classes.
     top_k : int, default 1
@@ -109,7 +110,9 @@ def lime(
     if out_dir is not None:
         from .vis import save_lime_figure
 
-        path = out_dir / f"{image_name(img_file)}_lime_s{num_samples}.png"
+        # PaddleX's name for the top-1 figure; an explicitly chosen class gets its own file.
+        suffix = "" if target is None else f"_class{explanation.target}"
+        path = out_dir / f"{image_name(img_file)}_lime_s{num_samples}{suffix}.png"
         explanation.figure_path = str(save_lime_figure(explanation, path, show_negative=show_negative))
     return explanation
 

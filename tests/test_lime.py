@@ -145,3 +145,19 @@ def test_explanation_save_load_roundtrip(region_classifier, mosaic, tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not an npz")
     with pytest.raises(ValueError, match="not a paddlex_interpret explanation"):
         load_explanation(tmp_path / "bad.npz")
+
+
+def test_panel_selection_never_shrinks_and_skips_small_superpixels():
+    from paddlex_interpret.vis.superpixels import PANEL_THRESHOLDS, select_superpixels
+
+    segments = np.repeat(np.arange(10), 100).reshape(10, 100)  # ten 100-pixel superpixels
+    segments[9, :95] = 8  # superpixel 9 is tiny (5 pixels), superpixel 8 large
+    weights = np.array([0.3, 0.0, 0.2, -0.5, 0.1, 0.05, 0.0, 0.0, 0.05, 0.3])
+    chosen = [select_superpixels(weights, segments, t) for t in PANEL_THRESHOLDS]
+    assert all(9 not in c for c in chosen)  # the tiny superpixel is never shown
+    assert list(chosen[0][:2]) == [0, 2]
+    sizes = [len(c) for c in chosen]
+    assert sizes == sorted(sizes)
+    # shares of qualified superpixels (0.3, 0.2, 0.1, 0.05, 0.05 of 1.0): 0.6 is exceeded at the 4th
+    assert list(chosen[0]) == [0, 2, 4, 5]
+    assert len(select_superpixels(-np.abs(weights), segments, 0.6)) == 0

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..engine.explanation import SuperpixelExplanation
-from .superpixels import PANEL_THRESHOLDS, auto_num_superpixels, draw_boundaries, paint_superpixels
+from .superpixels import PANEL_THRESHOLDS, draw_boundaries, paint_superpixels, select_superpixels
 
 __all__ = ["lime_figure", "save_lime_figure"]
 
@@ -16,7 +16,7 @@ __all__ = ["lime_figure", "save_lime_figure"]
 def lime_figure(explanation: SuperpixelExplanation, target: Optional[int] = None, show_negative: bool = False) -> Figure:
     """Build (do not show) the 2x5 LIME figure for ``target`` (default: the primary class)."""
     target = explanation.target if target is None else int(target)
-    weights = explanation.weights[target]
+    weights = explanation._weights_of(target)
     image, segments = explanation.image, explanation.segments
     name = explanation.label_names[target]
 
@@ -31,8 +31,8 @@ def lime_figure(explanation: SuperpixelExplanation, target: Optional[int] = None
 
     negative_order = np.argsort(weights, kind="stable")
     for ax, threshold in zip(axes[1], PANEL_THRESHOLDS):
-        n = auto_num_superpixels(weights, segments, threshold)
-        positive = explanation.ranked_superpixels(target, positive_only=True)[:n]
+        positive = select_superpixels(weights, segments, threshold)
+        n = len(positive)
         negative = [i for i in negative_order[:n] if weights[i] < 0] if show_negative else []
         ax.imshow(paint_superpixels(image, segments, positive, negative))
         ax.set_title(f"label {name}, first {len(positive)} superpixels")

@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["PANEL_THRESHOLDS", "auto_num_superpixels", "paint_superpixels", "draw_boundaries"]
+__all__ = ["PANEL_THRESHOLDS", "select_superpixels", "paint_superpixels", "draw_boundaries"]
 
 # PaddleX's five panels: show superpixels until their share of positive weight exceeds each threshold.
 PANEL_THRESHOLDS = (0.6, 0.7, 0.75, 0.8, 0.85)
@@ -15,29 +15,27 @@ _RED = np.array([255, 0, 0], dtype=np.float32)
 _YELLOW = np.array([255, 255, 0], dtype=np.uint8)
 
 
-def auto_num_superpixels(weights: np.ndarray, segments: np.ndarray, threshold: float) -> int:
-    """How many of the top positive superpixels carry more than ``threshold`` of the positive weight.
+def select_superpixels(weights: np.ndarray, segments: np.ndarray, threshold: float) -> np.ndarray:
+    """Ids of the top positive superpixels that carry more than ``threshold`` of the positive weight.
 
-    Superpixels smaller than ``H*W / num_superpixels / 8`` are skipped. If none qualifies the
-    threshold is lowered by 0.1 and tried again; at 0 the answer is 5 (PaddleX's rule).
+    PaddleX's rule: walk the positive superpixels from the largest weight down, skipping those
+    smaller than ``H*W / num_superpixels / 8`` pixels, until the walked share of the positive
+    weight exceeds ``threshold``. If it never does (small superpixels hold the rest), every
+    qualifying superpixel is shown, so a higher threshold never shows fewer. With no qualifying
+    superpixel, the 5 largest positive weights are shown (PaddleX's fallback).
     """
     n_sp = len(weights)
     sizes = np.bincount(segments.reshape(-1), minlength=n_sp)
-    min_size = segments.size / n_sp / 8
-    positive = np.clip(weights, 0, None)
-    total = positive.sum()
-    if total <= 0:
-        return 0
-    share = positive / total
-    order = [i for i in np.argsort(-weights, kind="stable") if weights[i] > 0 and sizes[i] >= min_size]
-    while threshold > 0:
-        acc = 0.0
-        for n, i in enumerate(order, start=1):
-            acc += share[i]
-            if acc > threshold:
-                return n
-        threshold = round(threshold - 0.1, 10)
-    return min(5, n_sp)
+    positive = np.flatnonzero(weights > 0)
+    if positive.size == 0:
+        return positive
+    order = positive[np.argsort(-weights[positive], kind="stable")]
+    qualified = order[sizes[order] >= segments.size / n_sp / 8]
+    if qualified.size == 0:
+        return order[:5]
+    share = np.cumsum(weights[qualified]) / weights[positive].sum()
+    n = int(np.searchsorted(share, threshold, side="right")) + 1
+    return qualified[: min(n, qualified.size)]
 
 
 def draw_boundaries(image: np.ndarray, segments: np.ndarray, color=_YELLOW, only: Sequence[int] = None) -> np.ndarray:

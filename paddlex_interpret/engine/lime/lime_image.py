@@ -10,7 +10,7 @@ from ...models.base import Classifier
 from .._validation import check_positive_int, resolve_seed
 from ..explanation import SuperpixelExplanation
 from .local_model import FEATURE_SELECTIONS, cosine_distance_to_original, exponential_kernel, fit_local_model
-from .segmentation import segment
+from .segmentation import DEFAULT_SEGMENTATION_PARAMS, segment
 
 __all__ = ["LimeImage"]
 
@@ -131,12 +131,19 @@ class LimeImage:
         seg = self.segmentation if isinstance(self.segmentation, str) else getattr(self.segmentation, "__name__", "callable")
         return {
             "num_samples": self.num_samples, "batch_size": self.batch_size,
-            "hide_color": self.hide_color if isinstance(self.hide_color, str) else list(np.atleast_1d(self.hide_color).tolist()),
-            "segmentation": seg, "segmentation_params": self.segmentation_params, "kernel_width": self.kernel_width,
+            "hide_color": list(self.hide_color) if isinstance(self.hide_color, tuple) else self.hide_color,
+            "segmentation": seg, "segmentation_params": self._resolved_segmentation_params(),
+            "kernel_width": self.kernel_width,
             "feature_selection": self.feature_selection, "num_features": self.num_features, "random_state": seed,
         }
 
     # -- internals ----------------------------------------------------------------------------
+    def _resolved_segmentation_params(self) -> Dict[str, Any]:
+        """The parameters the segmenter actually ran with (defaults included), for the record."""
+        if isinstance(self.segmentation, str) and self.segmentation in DEFAULT_SEGMENTATION_PARAMS:
+            return {**DEFAULT_SEGMENTATION_PARAMS[self.segmentation], **self.segmentation_params}
+        return dict(self.segmentation_params)
+
     def _resolve_targets(self, targets, top_k, original_probs) -> Tuple[int, ...]:
         if targets is None:
             k = check_positive_int(top_k, "top_k")

@@ -1,0 +1,33 @@
+"""The tutorials run end to end (real demo model, real photos) and produce what they promise."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
+NUM_SAMPLES = 30  # enough to run every step; far too few for a trustworthy explanation
+
+
+@pytest.mark.parametrize("script", ["lime.py", "lime_zh.py"])
+def test_tutorial_runs_and_writes_outputs(script, tmp_path):
+    env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
+    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale
+    result = subprocess.run(
+        [sys.executable, str(TUTORIALS / script), "--num-samples", str(NUM_SAMPLES),
+         "--save-dir", str(tmp_path), "--no-progress"],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+
+    for name in ("chelsea", "coffee"):
+        figure = tmp_path / f"{name}_lime_s{NUM_SAMPLES}.png"
+        assert figure.is_file() and figure.stat().st_size > 0, f"{figure} missing"
+        assert (tmp_path / f"{name}_lime_s{NUM_SAMPLES}.npz").is_file()
+    assert len(list(tmp_path.glob(f"chelsea_lime_s{NUM_SAMPLES}_class*.png"))) == 1
+
+    # the demo model's top-1 classes: a cat for 'chelsea', an espresso for 'coffee'
+    assert any(cat in result.stdout for cat in ("tiger cat", "Egyptian cat", "tabby")), output
+    assert "espresso" in result.stdout, output
