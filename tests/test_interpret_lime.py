@@ -30,10 +30,12 @@ def mosaic_file(mosaic, tmp_path):
 def test_writes_only_the_paddlex_named_figure(region_classifier, mosaic_file, tmp_path):
     save_dir = tmp_path / "new" / "figures"
     before = set(tmp_path.rglob("*"))
-    exp = run(mosaic_file, region_classifier, save_dir=save_dir, target=1)
+    exp = run(mosaic_file, region_classifier, save_dir=save_dir)
     written = set(tmp_path.rglob("*")) - before
     assert written == {tmp_path / "new", save_dir, save_dir / "mosaic_lime_s40.png"}
     assert exp.figure_path == str(save_dir / "mosaic_lime_s40.png")
+    chosen = run(mosaic_file, region_classifier, save_dir=save_dir, target=0)  # does not replace the top-1 figure
+    assert chosen.figure_path == str(save_dir / "mosaic_lime_s40_class0.png")
     with Image.open(exp.figure_path) as fig:
         assert fig.format == "PNG" and fig.size == (2000, 800)  # 25 x 10 inches
     assert run(mosaic_file, region_classifier, save_dir=None).figure_path is None

@@ -8,3 +8,16 @@ from .explanation import PixelExplanation, SuperpixelExplanation, load_explanati
 from .lime import LimeImage
 
 __all__ = ["LimeImage", "PixelExplanation", "SuperpixelExplanation", "load_explanation"]
+
+_LAZY = {
+    "SmoothGrad": "gradients", "IntegratedGradients": "gradients", "GradientShap": "gradients",
+    "Occlusion": "perturbation", "GradCAM": "cam", "ScoreCAM": "cam", "LRP": "lrp", "Consensus": "consensus",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

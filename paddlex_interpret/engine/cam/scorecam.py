@@ -99,8 +99,8 @@ class ScoreCAM(AttributionMethod):
                         maps = upsample(acts[i:i + 1, k0:k0 + self.batch_size], size)[0]  # (B, H, W)
                         lo = maps.amin(axis=[1, 2], keepdim=True)
                         span = maps.amax(axis=[1, 2], keepdim=True) - lo
-                        masks = paddle.where(span > 0, (maps - lo) / paddle.where(span > 0, span, paddle.ones_like(span)),
-                                             paddle.zeros_like(maps))
+                        safe = paddle.where(span > 0, span, paddle.ones_like(span))
+                        masks = paddle.where(span > 0, (maps - lo) / safe, paddle.zeros_like(maps))  # [0, 1]
                         masked = x[i:i + 1] * masks[:, None]  # (B, C, H, W)
                         out = self.classifier.forward(masked)
                         scores.append(objective(self.classifier, out, t.expand([masks.shape[0]]), "probability"))

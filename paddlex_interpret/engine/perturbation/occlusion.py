@@ -1,7 +1,7 @@
 """Occlusion (Zeiler & Fergus 2014): how much the target's score drops when a window is hidden."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Sequence, Tuple, Union
 
 import numpy as np
 import paddle
