@@ -97,12 +97,17 @@ class PaddleLayerClassifier(Classifier):
     @property
     def num_classes(self) -> int:
         if self._num_classes is None:
+            # Probe with a black image of the crop size (224x224 when there is no crop).
             size = self.preprocess.crop_size or (224, 224)
-            self._raw_scores(np.zeros((1, size[0], size[1], 3), dtype=np.uint8))
-            if self.labels is not None and len(self.labels) != self._num_classes:
+            try:
+                self._raw_scores(np.zeros((1, size[0], size[1], 3), dtype=np.uint8))
+            except Exception as exc:
+                if self.labels is not None:  # checked against the real output at the first prediction
+                    return len(self.labels)
                 raise ValueError(
-                    f"labels has {len(self.labels)} names but the network outputs {self._num_classes} classes"
-                )
+                    f"could not find the number of classes by running the network on a {size[0]}x{size[1]} "
+                    f"image ({exc}); give labels=... or a preprocess with the network's crop_size"
+                ) from exc
         return self._num_classes
 
     def forward(self, inputs: paddle.Tensor) -> paddle.Tensor:
@@ -132,6 +137,10 @@ class PaddleLayerClassifier(Classifier):
                 f"the network must return scores of shape (batch, classes); got {tuple(scores.shape)}"
             )
         if self._num_classes is None:
+            if self.labels is not None and len(self.labels) != scores.shape[1]:
+                raise ValueError(
+                    f"labels has {len(self.labels)} names but the network outputs {scores.shape[1]} classes"
+                )
             self._num_classes = scores.shape[1]
         if self._output == "auto":
             is_prob = bool(np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3))
