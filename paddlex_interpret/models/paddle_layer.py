@@ -35,6 +35,10 @@ def eval_mode(layer: paddle.nn.Layer):
             sub.training = training
 
 
+class LabelCountError(ValueError):
+    """The number of label names differs from the network's number of outputs."""
+
+
 def _first_output(out):
     if isinstance(out, dict):
         for key in ("logits", "output", "out"):
@@ -101,6 +105,8 @@ class PaddleLayerClassifier(Classifier):
             size = self.preprocess.crop_size or (224, 224)
             try:
                 self._raw_scores(np.zeros((1, size[0], size[1], 3), dtype=np.uint8))
+            except LabelCountError:
+                raise
             except Exception as exc:
                 if self.labels is not None:  # checked against the real output at the first prediction
                     return len(self.labels)
@@ -138,7 +144,7 @@ class PaddleLayerClassifier(Classifier):
             )
         if self._num_classes is None:
             if self.labels is not None and len(self.labels) != scores.shape[1]:
-                raise ValueError(
+                raise LabelCountError(
                     f"labels has {len(self.labels)} names but the network outputs {scores.shape[1]} classes"
                 )
             self._num_classes = scores.shape[1]
