@@ -110,7 +110,8 @@ def check_baselines(baselines, allow_random: bool = True) -> Union[None, str, np
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] == 0:
-        raise ValueError(f"baselines must be RGB images (H, W, 3) or (N, H, W, 3) in pixel space; got shape {arr.shape}")
+        raise ValueError(f"baselines must be RGB images (H, W, 3) or (N, H, W, 3) in pixel space; "
+                         f"got shape {arr.shape}")
     if arr.dtype != np.uint8:
         if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 255:
             raise ValueError("baselines must hold pixel values in [0, 255] (they are normalised like the input)")

@@ -10,28 +10,50 @@ from .._validation import check_positive_int
 from ._core import (GradientMethod, accumulate_gradients, check_baselines, describe_baselines,
                     normalised_baselines, random_baseline, sample_rng)
 
-__all__ = ["IntegratedGradients"]
+__all__ = ["IntegratedGradients", "path_points"]
+
+#: The partition is uniform in ``alpha ** (1 / PATH_EXPONENT)``; 1 gives uniform spacing.
+PATH_EXPONENT = 3
+
+
+def path_points(steps: int, exponent: float = PATH_EXPONENT):
+    """``(alphas, weights)`` of the Riemann sum over [0, 1] used by :class:`IntegratedGradients`.
+
+    The partition edges are ``(s / steps) ** exponent``; the weights are the interval lengths
+    (summing to 1) and each node is the midpoint of its interval in ``u = alpha ** (1 / exponent)``.
+    ``exponent=1`` is the uniform midpoint rule.
+    """
+    u = np.arange(steps + 1, dtype=np.float64) / steps
+    edges = u ** exponent
+    alphas = ((u[:-1] + u[1:]) / 2) ** exponent
+    return alphas, np.diff(edges)
 
 
 class IntegratedGradients(GradientMethod):
     """``(x - b)`` times the gradient averaged along the straight path from a baseline ``b`` to ``x``.
 
     With ``f`` the target's probability, logit or loss (``gradient_of``) and everything in the
-    network's normalised input space, the path integral is approximated by the midpoint rule::
+    network's normalised input space, the path integral is a Riemann sum::
 
-        attribution = (x - b) * (1 / steps) * sum_{s < steps} grad f(b + (s + 0.5) / steps * (x - b))
+        attribution = (x - b) * sum_{s < steps} w_s * grad f(b + alpha_s * (x - b))
 
-    The midpoint rule's error falls as ``1 / steps**2``, so completeness,
-    ``sum(attribution) = f(x) - f(b)``, holds closely (within 1% at ``steps=200`` on a real
-    ImageNet network). The ``steps`` path points (times the baselines) go through the network
-    ``batch_size`` at a time.
+    over a partition of [0, 1] that is uniform in ``u = alpha ** (1/3)``: edges
+    ``(s / steps) ** 3``, weights ``w_s`` = the interval lengths (they sum to exactly 1, so a
+    constant gradient is integrated exactly), and each node ``alpha_s`` the interval's midpoint
+    in ``u``, ``((s + 0.5) / steps) ** 3``. Points are denser near the baseline, where a
+    network's output typically changes fastest before it saturates towards the input. On the
+    demo EfficientNet (zero baseline, logit, ``steps=200``) completeness,
+    ``sum(attribution) = f(x) - f(b)``, then holds to 0.2% (coffee) and 0.6% (chelsea); with
+    exponent 2 it is 0.6% and 2.2%, and the uniform midpoint rule is 9% off on coffee, whose
+    logit rises from 0.1 to 6.5 within the first 5% of the path, between nodes 0.005 apart.
+    Path points (times the baselines) go through the network ``batch_size`` at a time.
 
     Parameters
     ----------
     classifier : Classifier
         Needs a differentiable ``forward``.
     steps : int, default 50
-        Points of the Riemann (midpoint) sum.
+        Points of the Riemann sum (see above).
     baselines : None, 'random' or array, default None
         None: zeros of the normalised input (as InterpretDL). 'random': ``num_random_trials``
         uniform-random uint8 images (pixel values 0-255) normalised with ``classifier.preprocess``;
@@ -78,17 +100,19 @@ class IntegratedGradients(GradientMethod):
                 return per_image[i]
 
         steps = self.steps
-        alphas = (np.arange(steps, dtype=np.float64) + 0.5) / steps
+        alphas, weights = path_points(steps)
+        scales = weights * steps  # accumulate_gradients divides by trials * steps
 
         def make_points(i, js):
             # sample j of image i = step (j % steps) of trial (j // steps)
             points, factors = [], []
             for t in np.unique(js // steps):
-                a = alphas[js[js // steps == t] % steps].astype(np.float32)
+                s = js[js // steps == t] % steps
                 b = baseline(i, t)
                 delta = inputs[i] - b
-                points.append(b + a.reshape((-1,) + (1,) * delta.ndim) * delta)
-                factors.append(np.broadcast_to(delta.astype(np.float64), (len(a),) + delta.shape))
+                expand = (-1,) + (1,) * delta.ndim
+                points.append(b + alphas[s].astype(np.float32).reshape(expand) * delta)
+                factors.append(scales[s].reshape(expand) * delta.astype(np.float64))
             return np.concatenate(points), np.concatenate(factors)
 
         return accumulate_gradients(self.classifier, targets, trials * steps, self.batch_size, self.gradient_of,

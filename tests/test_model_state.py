@@ -1,0 +1,50 @@
+"""After every method the user's model is exactly as it was: parameters, modes, hooks, gradients."""
+import numpy as np
+import paddle
+import pytest
+
+from conftest import SmallCNN
+from paddlex_interpret import interpret
+from paddlex_interpret.data import ImagePreprocess
+from paddlex_interpret.models import PaddleLayerClassifier
+
+FAST = {
+    "lime": {"num_samples": 20, "progress": False, "random_state": 0},
+    "smoothgrad": {"n_samples": 4, "random_state": 0},
+    "intgrad": {"steps": 4, "random_state": 0},
+    "gradshap": {"n_samples": 3, "random_state": 0},
+    "occlusion": {"sliding_window_shapes": (3, 16, 16), "strides": 16, "progress": False},
+    "gradcam": {},
+    "scorecam": {"progress": False},
+    "lrp": {},
+}
+
+
+def snapshot(net):
+    return {
+        "modes": [(n, l.training) for n, l in net.named_sublayers(include_self=True)],
+        "params": {k: v.numpy().copy() for k, v in net.state_dict().items()},  # BN statistics included
+        "grads": [p.grad is None for p in net.parameters()],
+        "stop_gradient": [p.stop_gradient for p in net.parameters()],
+    }
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_method_leaves_model_untouched(method, mosaic):
+    net = SmallCNN()
+    net.train()
+    net.features[1].eval()  # a mixed state must survive too
+    before = snapshot(net)
+    device, dynamic = paddle.get_device(), paddle.in_dynamic_mode()
+    classifier = PaddleLayerClassifier(net, preprocess=ImagePreprocess(None, None))
+    explanation = interpret._method_class(method)(classifier, **FAST[method]).explain(mosaic, None)
+    assert explanation.image.shape == mosaic.shape
+    assert np.all(np.isfinite(explanation.pixel_map()))
+    after = snapshot(net)
+    assert after["modes"] == before["modes"]
+    assert after["grads"] == before["grads"] and after["stop_gradient"] == before["stop_gradient"]
+    for k, v in before["params"].items():
+        np.testing.assert_array_equal(after["params"][k], v)
+    for layer in net.sublayers(include_self=True):
+        assert not layer._forward_pre_hooks and not layer._forward_post_hooks
+    assert paddle.get_device() == device and paddle.in_dynamic_mode() == dynamic
