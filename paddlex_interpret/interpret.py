@@ -119,8 +119,9 @@ def lime(
 
 _FIGURE_DOC = """
     save_dir : path or None, default './'
-        Folder for ``<image name>_<method>.png`` (the image, then one panel per style); only this
-        folder is created. None writes nothing.
+        Folder for ``<image name>_<method>.png`` (the image, then one panel per style), or
+        ``<image name>_<method>_class<target>.png`` when ``target`` is given; created with any
+        missing parents, nothing else is written. None writes nothing.
     target : int, optional
         Class to explain; default: the top-1 class.
     styles : sequence of {'heatmap', 'overlay', 'grayscale', 'threshold'}, default ('heatmap', 'overlay')
@@ -144,13 +145,25 @@ def _document(func):
 
 def _explain_pixels(method_cls, img_file, model, save_dir, target, styles, channel_order, save_figure,
                     **params) -> PixelExplanation:
+    _check_styles(styles)
     classifier = as_classifier(model)
     out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
     image = classifier.image_as_explained(img_file, channel_order=channel_order)
     explanation = method_cls(classifier, **params).explain(image, target)
     if out_dir is not None:
-        _write_pixel_figure(explanation, out_dir / f"{image_name(img_file)}_{explanation.method}.png", styles)
+        suffix = "" if target is None else f"_class{explanation.target}"
+        _write_pixel_figure(explanation, out_dir / f"{image_name(img_file)}_{explanation.method}{suffix}.png", styles)
     return explanation
+
+
+def _check_styles(styles):
+    from .vis import STYLES
+
+    if isinstance(styles, str):
+        styles = [styles]
+    bad = [s for s in styles if s not in STYLES]
+    if bad or not styles:
+        raise ValueError(f"styles must be a non-empty list of {STYLES}; got {list(styles)}")
 
 
 def _write_pixel_figure(explanation, path, styles):
@@ -254,7 +267,7 @@ def gradshap(img_file: ImageSource, model, *, save_dir="./", target: Optional[in
 @_document
 def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
               sliding_window_shapes=(3, 16, 16), strides=8, baselines=None, perturbations_per_eval: int = 1,
-              progress: bool = True, styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
+              score: str = "probability", progress: bool = True, styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
               save_figure: bool = True) -> PixelExplanation:
     """Occlusion: how much the class probability drops when a sliding window is covered.
 
@@ -267,6 +280,8 @@ def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[i
     baselines : None, number or image array, default None (zeros of the normalised input)
     perturbations_per_eval : int, default 1
         Occluded images per forward pass; does not change results.
+    score : {'probability', 'logit'}, default 'probability'
+        The output whose drop is measured.
     progress : bool, default True
     {figure}
     """
@@ -274,7 +289,7 @@ def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[i
 
     return _explain_pixels(Occlusion, img_file, model, save_dir, target, styles, channel_order, save_figure,
                            sliding_window_shapes=sliding_window_shapes, strides=strides, baselines=baselines,
-                           perturbations_per_eval=perturbations_per_eval, progress=progress)
+                           perturbations_per_eval=perturbations_per_eval, score=score, progress=progress)
 
 
 @_document
@@ -384,7 +399,8 @@ def consensus(img_file: ImageSource, models: Sequence, *, method: str = "smoothg
         One of lime, smoothgrad, intgrad, gradshap, occlusion, gradcam, scorecam, lrp.
     normalize : {'max', 'sum', 'none'}, default 'max'
     method_params : dict, optional
-        Keyword arguments of the method's engine class.
+        Keyword arguments of the method's engine class (``paddlex_interpret.engine``), e.g.
+        ``{'n_samples': 10}`` for SmoothGrad; not the free function's figure options.
     target : list with one class (or None) per model, optional. Default: each model's top-1.
     {figure}
     """
@@ -422,7 +438,7 @@ def compare(img_file: ImageSource, model, methods: Sequence[str] = ("lime", "gra
     target : int, optional
         Class to explain with every method; default: the top-1 class.
     method_params : dict method name -> dict, optional
-        Keyword arguments per method, e.g. ``{'lime': {'num_samples': 500}}``.
+        Keyword arguments of each method's engine class, e.g. ``{'lime': {'num_samples': 500}}``.
     style : {'heatmap', 'overlay', 'grayscale', 'threshold'}, default 'overlay'
     channel_order, save_figure : as in the other functions.
 
@@ -433,6 +449,7 @@ def compare(img_file: ImageSource, model, methods: Sequence[str] = ("lime", "gra
     """
     from .vis import comparison_figure, save_figure as write_figure
 
+    _check_styles([style])
     method_params = dict(method_params or {})
     unknown = set(method_params) - set(methods)
     if unknown:

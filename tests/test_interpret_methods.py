@@ -39,11 +39,15 @@ def test_free_function_writes_its_figure(method, classifier, photo, tmp_path):
     exp = getattr(interpret, method)(photo, classifier, save_dir=out, target=2, **FAST[method])
     assert isinstance(exp, PixelExplanation) and exp.method == method and exp.target == 2
     assert exp.label_name == "c"
-    assert exp.figure_path == str(out / f"photo_{method}.png")
-    assert [p.name for p in out.iterdir()] == [f"photo_{method}.png"]
+    assert exp.figure_path == str(out / f"photo_{method}_class2.png")  # an explicit target names its file
+    assert [p.name for p in out.iterdir()] == [f"photo_{method}_class2.png"]
     saliency = exp.saliency()
     assert saliency.shape == (64, 64) and np.all(np.isfinite(saliency))
     assert getattr(interpret, method)(photo, classifier, save_dir=None, **FAST[method]).figure_path is None
+    top1 = getattr(interpret, method)(photo, classifier, save_dir=out, **FAST[method])
+    assert top1.figure_path == str(out / f"photo_{method}.png")
+    with pytest.raises(ValueError, match="styles must be a non-empty list"):
+        getattr(interpret, method)(photo, classifier, save_dir=out, styles=["sparkles"], **FAST[method])
 
 
 def test_consensus_normalises_averages_and_keeps_per_model_maps(mosaic, tmp_path):

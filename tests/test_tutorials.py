@@ -31,3 +31,25 @@ def test_tutorial_runs_and_writes_outputs(script, tmp_path):
     # the demo model's top-1 classes: a cat for 'chelsea', an espresso for 'coffee'
     assert any(cat in result.stdout for cat in ("tiger cat", "Egyptian cat", "tabby")), output
     assert "espresso" in result.stdout, output
+
+
+METHOD_FIGURES = ("smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "scorecam", "lrp",
+                  "consensus_gradcam", "compare")
+
+
+@pytest.mark.parametrize("script", ["attribution_methods.py", "attribution_methods_zh.py"])
+def test_attribution_tutorial_runs_and_writes_figures(script, tmp_path):
+    env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
+    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale
+    result = subprocess.run(
+        [sys.executable, str(TUTORIALS / script), "--fast", "--save-dir", str(tmp_path)],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=900,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+
+    for method in METHOD_FIGURES:
+        figure = tmp_path / f"chelsea_{method}.png"
+        assert figure.is_file() and figure.stat().st_size > 0, f"{figure} missing\n{output}"
+    assert any(cat in result.stdout for cat in ("tiger cat", "Egyptian cat", "tabby")), output
+    assert "'_bn1'" in result.stdout, output     # Grad-CAM's default layer is printed

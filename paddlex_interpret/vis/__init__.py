@@ -1,7 +1,7 @@
 """Figures and HTML views of explanations. Nothing here ever calls ``plt.show()``."""
 from .heatmap import STYLES, normalize_map, render
 from .lime_figure import lime_figure, save_lime_figure
-from .pixel_figure import comparison_figure, pixel_figure, save_figure
+from .pixel_figure import comparison_figure, pixel_figure, saliency_of, save_figure
 
 __all__ = ["STYLES", "normalize_map", "render", "lime_figure", "save_lime_figure", "pixel_figure",
-           "comparison_figure", "save_figure"]
+           "comparison_figure", "saliency_of", "save_figure"]
