@@ -6,6 +6,7 @@ know into ``save_dir`` and returns the explanation object.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from .engine._validation import check_positive_int
 from .models import as_classifier
 
 __all__ = ["lime", "smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "scorecam", "lrp",
-           "consensus", "compare"]
+           "consensus", "compare", "evaluate", "EvaluationReport"]
 
 
 def _prepare_save_dir(save_dir) -> Path:
@@ -474,3 +475,92 @@ def compare(img_file: ImageSource, model, methods: Sequence[str] = ("lime", "gra
         for exp in explanations:
             exp.figure_path = str(path)
     return explanations
+
+
+class EvaluationReport(dict):
+    """``{metric name: MetricResult}`` that prints as a table (``print(report)``)."""
+
+    def table(self) -> str:
+        rows = [("metric", "score", "better")] + [
+            (name, f"{r.score:.4f}", "higher" if r.higher_is_better else "lower") for name, r in self.items()]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+    def scores(self) -> Dict[str, float]:
+        return {name: r.score for name, r in self.items()}
+
+    def __str__(self):
+        return self.table()
+
+
+def evaluate(explanation, model=None, metrics: Sequence[str] = ("deletion", "insertion"), *,
+             save_dir=None, name: str = "image", metric_params: Optional[Dict[str, Dict[str, Any]]] = None,
+             batch_size: int = 50, **inputs) -> EvaluationReport:
+    """Score an explanation with evaluation metrics; optionally draw the deletion/insertion curves.
+
+    Parameters
+    ----------
+    explanation : SuperpixelExplanation or PixelExplanation
+        What any ``interpret.*`` function returned (or ``engine.load_explanation`` read).
+    model : Classifier or paddle.nn.Layer, optional
+        The explained model; needed by model-based metrics (all but the pointing games).
+    metrics : sequence of str, default ('deletion', 'insertion')
+        Names from :func:`paddlex_interpret.evaluate.available`.
+    save_dir : path or None, default None
+        If set, ``<name>_<method>_evaluation.png`` with the probability curves of the curve
+        metrics (deletion, insertion, morf, lerf) is written there.
+    name : str, default 'image'
+        Image name used in the figure's file name.
+    metric_params : dict metric name -> dict, optional
+        Constructor arguments per metric, e.g. ``{'infidelity': {'sizes': (32,)}}``.
+    batch_size : int, default 50
+        Perturbed images per forward pass for every model-based metric (unless set per metric).
+    **inputs
+        Extra inputs some metrics need: ``bbox=(x1, y1, x2, y2)`` for 'point_game',
+        ``mask=...`` for 'point_game_segmentation'.
+
+    Returns
+    -------
+    EvaluationReport
+        ``{metric: MetricResult}``; ``print(report)`` shows a table; ``report.figure_path`` is set
+        when a figure was written.
+    """
+    from .evaluate import get_metric
+    from .evaluate.base import explanation_kind
+
+    metric_params = dict(metric_params or {})
+    unknown = set(metric_params) - set(metrics)
+    if unknown:
+        raise ValueError(f"metric_params names metrics not in metrics: {sorted(unknown)}")
+    classes = [get_metric(m) for m in metrics]
+    classifier = as_classifier(model) if model is not None else None
+    kind = explanation_kind(explanation)
+    report = EvaluationReport()
+    for metric_name, cls in zip(metrics, classes):
+        if kind not in cls.applies_to:
+            raise ValueError(f"metric {metric_name!r} applies to {cls.applies_to} explanations, not {kind!r}")
+        if cls.needs_model and classifier is None:
+            raise ValueError(f"metric {metric_name!r} needs the model: evaluate(explanation, model, ...)")
+        missing = [k for k in cls.needs if k not in inputs]
+        if missing:
+            raise ValueError(f"metric {metric_name!r} needs {missing}: pass them as keyword arguments")
+        params = dict(metric_params.get(metric_name, {}))
+        if "batch_size" in inspect.signature(cls).parameters:
+            params.setdefault("batch_size", batch_size)
+        try:
+            metric = cls(**params)
+        except TypeError as exc:
+            raise TypeError(f"metric {metric_name!r}: {exc}; give its arguments in metric_params") from exc
+        result = metric.evaluate(explanation, classifier, **{k: inputs[k] for k in cls.needs})
+        report[metric_name] = result
+    report.figure_path = None
+    if save_dir is not None:
+        from .vis import save_figure
+        from .vis.evaluation_figure import curve_panels, curves_figure
+
+        curves = {n: r for n, r in report.items() if curve_panels({n: r})}
+        if curves:
+            out_dir = _prepare_save_dir(save_dir)
+            path = out_dir / f"{name}_{explanation.method}_evaluation.png"
+            report.figure_path = str(save_figure(curves_figure(curves, explanation), path))
+    return report
