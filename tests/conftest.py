@@ -8,6 +8,18 @@ import pytest
 from paddlex_interpret.data import ImagePreprocess
 from paddlex_interpret.models import PaddleLayerClassifier
 
+# Tiny settings per method for tests that run every method (state checks, the task API).
+FAST_METHOD_PARAMS = {
+    "lime": {"num_samples": 20, "progress": False, "random_state": 0},
+    "smoothgrad": {"n_samples": 4, "random_state": 0},
+    "intgrad": {"steps": 4, "random_state": 0},
+    "gradshap": {"n_samples": 3, "random_state": 0},
+    "occlusion": {"sliding_window_shapes": (3, 16, 16), "strides": 16, "progress": False},
+    "gradcam": {},
+    "scorecam": {"progress": False},
+    "lrp": {},
+}
+
 GRID = 4  # known-answer images are a GRID x GRID mosaic of flat colour blocks
 SIZE = 64
 

@@ -4,21 +4,13 @@ import paddle
 import pytest
 from PIL import Image
 
-from conftest import SmallCNN
+from conftest import FAST_METHOD_PARAMS, SmallCNN
 from paddlex_interpret import interpret
 from paddlex_interpret.data import ImagePreprocess
 from paddlex_interpret.engine import PixelExplanation, SuperpixelExplanation
 from paddlex_interpret.models import PaddleLayerClassifier
 
-FAST = {
-    "smoothgrad": {"n_samples": 4, "random_state": 0},
-    "intgrad": {"steps": 4, "random_state": 0},
-    "gradshap": {"n_samples": 3, "random_state": 0},
-    "occlusion": {"sliding_window_shapes": (3, 16, 16), "strides": 16, "progress": False},
-    "gradcam": {},
-    "scorecam": {"progress": False},
-    "lrp": {},
-}
+FAST = {k: v for k, v in FAST_METHOD_PARAMS.items() if k != "lime"}
 
 
 @pytest.fixture

@@ -3,21 +3,12 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import SmallCNN
+from conftest import FAST_METHOD_PARAMS, SmallCNN
 from paddlex_interpret import interpret
 from paddlex_interpret.data import ImagePreprocess
 from paddlex_interpret.models import PaddleLayerClassifier
 
-FAST = {
-    "lime": {"num_samples": 20, "progress": False, "random_state": 0},
-    "smoothgrad": {"n_samples": 4, "random_state": 0},
-    "intgrad": {"steps": 4, "random_state": 0},
-    "gradshap": {"n_samples": 3, "random_state": 0},
-    "occlusion": {"sliding_window_shapes": (3, 16, 16), "strides": 16, "progress": False},
-    "gradcam": {},
-    "scorecam": {"progress": False},
-    "lrp": {},
-}
+FAST = FAST_METHOD_PARAMS
 
 
 def snapshot(net):

@@ -21,17 +21,23 @@ def saliency_of(explanation) -> np.ndarray:
     return to_2d(explanation.attribution, "abs_sum")
 
 
-def pixel_figure(explanation: PixelExplanation, styles: Sequence[str] = ("heatmap", "overlay"),
-                 clip_percentile: float = 99.0) -> Figure:
-    """The image (titled with label and probability) followed by one panel per style."""
-    saliency = saliency_of(explanation)
-    fig = Figure(figsize=(5 * (1 + len(styles)), 5.4))
-    axes = np.atleast_1d(fig.subplots(1, 1 + len(styles)))
+def _image_and_panels(explanation, panels: int, panel_inches: float):
+    """A one-row figure: the image (titled with label and probability) and ``panels`` empty axes."""
+    fig = Figure(figsize=(panel_inches * (1 + panels), panel_inches + 0.6))
+    axes = np.atleast_1d(fig.subplots(1, 1 + panels))
     for ax in axes:
         ax.axis("off")
     axes[0].imshow(explanation.image)
     axes[0].set_title(f"label {explanation.label_name}, proba: {explanation.probability:.3f}")
-    for ax, style in zip(axes[1:], styles):
+    return fig, axes[1:]
+
+
+def pixel_figure(explanation: PixelExplanation, styles: Sequence[str] = ("heatmap", "overlay"),
+                 clip_percentile: float = 99.0) -> Figure:
+    """The image (titled with label and probability) followed by one panel per style."""
+    saliency = saliency_of(explanation)
+    fig, axes = _image_and_panels(explanation, len(styles), 5)
+    for ax, style in zip(axes, styles):
         ax.imshow(render(explanation.image, saliency, style, clip_percentile))
         ax.set_title(f"{explanation.method} ({style})")
     return fig
@@ -41,14 +47,8 @@ def comparison_figure(explanations: Sequence, style: str = "overlay", clip_perce
     """One row: the image, then each explanation's map (all for the same image)."""
     if not explanations:
         raise ValueError("comparison_figure needs at least one explanation")
-    first = explanations[0]
-    fig = Figure(figsize=(4 * (1 + len(explanations)), 4.6))
-    axes = np.atleast_1d(fig.subplots(1, 1 + len(explanations)))
-    for ax in axes:
-        ax.axis("off")
-    axes[0].imshow(first.image)
-    axes[0].set_title(f"label {first.label_name}, proba: {first.probability:.3f}")
-    for ax, exp in zip(axes[1:], explanations):
+    fig, axes = _image_and_panels(explanations[0], len(explanations), 4)
+    for ax, exp in zip(axes, explanations):
         ax.imshow(render(exp.image, saliency_of(exp), style, clip_percentile))
         ax.set_title(exp.method)
     return fig
