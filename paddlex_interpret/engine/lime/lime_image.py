@@ -111,8 +111,7 @@ class LimeImage:
         targets = self._resolve_targets(targets, top_k, probs[0])
         kernel = exponential_kernel(cosine_distance_to_original(masks), self.kernel_width)
         X = masks.astype(np.float64)
-        fits = {t: fit_local_model(X, probs[:, t], kernel, self.num_features, self.feature_selection,
-                                   random_state=seed) for t in targets}
+        fits = {t: self._fit_target(X, probs[:, t], kernel, seed, t, image, segments) for t in targets}
         return SuperpixelExplanation(
             method=self.method,
             image=image,
@@ -138,6 +137,10 @@ class LimeImage:
         }
 
     # -- internals ----------------------------------------------------------------------------
+    def _fit_target(self, X, y, kernel, seed, target, image, segments):
+        """The local surrogate for one class (GLIME overrides this to add its prior)."""
+        return fit_local_model(X, y, kernel, self.num_features, self.feature_selection, random_state=seed)
+
     def _resolved_segmentation_params(self) -> Dict[str, Any]:
         """The parameters the segmenter actually ran with (defaults included), for the record."""
         if isinstance(self.segmentation, str) and self.segmentation in DEFAULT_SEGMENTATION_PARAMS:
