@@ -26,7 +26,7 @@ SETTINGS = {
     "occlusion": {"sliding_window_shapes": (3, 32, 32), "strides": 16, "perturbations_per_eval": 25,
                   "progress": False},
     "gradcam": {},
-    "scorecam": {"progress": False},
+    "scorecam": {"target_layer": "_blocks.7", "progress": False},  # 80 channels; the default _bn1 has 1280
     "lrp": {},
 }
 
