@@ -19,7 +19,7 @@ from .engine.explanation import PixelExplanation
 from .engine._validation import check_positive_int
 from .models import as_classifier
 
-__all__ = ["lime", "smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "scorecam", "lrp",
+__all__ = ["lime", "normlime", "glime", "smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "scorecam", "lrp",
            "consensus", "compare", "evaluate", "EvaluationReport"]
 
 
@@ -564,3 +564,153 @@ def evaluate(explanation, model=None, metrics: Sequence[str] = ("deletion", "ins
             path = out_dir / f"{name}_{explanation.method}_evaluation.png"
             report.figure_path = str(save_figure(curves_figure(curves, explanation), path))
     return report
+
+
+DEFAULT_WEIGHTS_NAME = "normlime_weights.npz"
+
+
+def _normlime_prior_and_weights(classifier, dataset, save_dir, normlime_weights_file, assets_dir, prior_url,
+                                prior_md5, algorithm, progress, random_state):
+    """Load the prior assets and NormLIME global weights: reuse a matching weights file, else
+    compute them over ``dataset`` and write the file (atomically)."""
+    from .engine.lime.normlime import GlobalWeights, compute_global_weights, load_prior
+
+    prior = load_prior(assets_dir, url=prior_url, md5=prior_md5, progress=progress) if assets_dir is None \
+        else load_prior(assets_dir)
+    if normlime_weights_file is None:
+        if save_dir is None:
+            raise ValueError("give normlime_weights_file or save_dir: the global weights need a file")
+        normlime_weights_file = _prepare_save_dir(save_dir) / DEFAULT_WEIGHTS_NAME
+    weights_path = Path(normlime_weights_file)
+    reason = "it does not exist"
+    if weights_path.is_file():
+        try:
+            weights = GlobalWeights.load(weights_path)
+            reason = weights.mismatch(classifier, prior[1])
+            if reason is None:
+                return prior, weights, weights_path
+        except ValueError as exc:
+            reason = f"it cannot be read ({exc})"
+    if dataset is None:
+        raise ValueError(
+            f"the NormLIME weights file '{weights_path}' cannot be used: {reason}. Pass dataset=... "
+            "(a file list, a folder of images, a list of images or a paddle.io.Dataset) to compute it")
+    weights = compute_global_weights(classifier, dataset, prior=prior, algorithm=algorithm, progress=progress,
+                                     random_state=random_state if random_state is not None else 0)
+    weights.save(weights_path)
+    return prior, weights, weights_path
+
+
+def normlime(img_file: ImageSource, model, dataset=None, num_samples: int = 3000, batch_size: int = 50,
+             save_dir: Union[str, os.PathLike, None] = "./", normlime_weights_file=None, *,
+             target: Union[None, int, Sequence[int]] = None, top_k: int = 1, algorithm: str = "paddlex",
+             assets_dir=None, prior_url: Optional[str] = None, prior_md5: Optional[str] = None,
+             hide_color=0, random_state: Optional[int] = None, progress: bool = True, channel_order: str = "rgb",
+             save_figure: bool = True):
+    """Explain a classification with NormLIME and save PaddleX's 4x5 NormLIME figure.
+
+    Parameters
+    ----------
+    img_file : str, path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    dataset : file list, folder, list of images or paddle.io.Dataset, optional
+        Images to compute the global weights from (PaddleX: the test set). Not needed when
+        ``normlime_weights_file`` already holds weights for this model and prior.
+    num_samples : int, default 3000
+    batch_size : int, default 50
+    save_dir : path or None, default './'
+        Folder for ``<image name>_normlime_s<num_samples>.png`` (and the default weights file).
+    normlime_weights_file : path, optional
+        Where the global weights are kept; default ``save_dir/normlime_weights.npz``. An existing
+        file that matches the model's classes and the prior is reused (dataset may then be None);
+        a stale or unreadable one is recomputed from ``dataset`` and replaced atomically.
+    target, top_k : as in :func:`lime`
+    algorithm : {'paddlex', 'lime_average'}, default 'paddlex'
+        How the global weights are computed (see ``engine.lime.normlime``).
+    assets_dir : path, optional
+        A prior asset folder (e.g. made by ``paddlex-interpret build-prior``); default: download
+        and cache PaddleX's assets (``prior_url`` / ``prior_md5`` override the source, as do
+        ``$PADDLEX_INTERPRET_PRIOR_URL`` / ``$PADDLEX_INTERPRET_PRIOR_MD5``).
+    hide_color, random_state, progress, channel_order, save_figure : as in :func:`lime`
+
+    Returns
+    -------
+    NormLimeResult
+        ``.lime``, ``.normlime`` and ``.combined`` explanations of the same superpixels;
+        ``.weights_file`` is the global weights file used.
+    """
+    from .engine.lime.normlime import NormLime
+
+    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    classifier = as_classifier(model)
+    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
+    image = classifier.image_as_explained(img_file, channel_order=channel_order)
+    prior, weights, weights_path = _normlime_prior_and_weights(
+        classifier, dataset, save_dir, normlime_weights_file, assets_dir, prior_url, prior_md5, algorithm, progress,
+        random_state)
+    engine = NormLime(classifier, weights, prior=prior, num_samples=num_samples, batch_size=batch_size,
+                      hide_color=hide_color, random_state=random_state, progress=progress)
+    result = engine.explain(image, targets=target, top_k=top_k)
+    result.weights_file = str(weights_path)
+    if out_dir is not None:
+        from .vis.normlime_figure import save_normlime_figure
+
+        suffix = "" if target is None else f"_class{result.target}"
+        path = out_dir / f"{image_name(img_file)}_normlime_s{num_samples}{suffix}.png"
+        result.figure_path = str(save_normlime_figure(result, path))
+    return result
+
+
+def glime(img_file: ImageSource, model, dataset=None, num_samples: int = 1000, batch_size: int = 50,
+          save_dir: Union[str, os.PathLike, None] = "./", normlime_weights_file=None, *,
+          prior_method: str = "ridge", prior_reg_force: float = 1.0, target: Union[None, int, Sequence[int]] = None,
+          top_k: int = 1, algorithm: str = "paddlex", assets_dir=None, prior_url: Optional[str] = None,
+          prior_md5: Optional[str] = None, hide_color=0, random_state: Optional[int] = None,
+          show_negative: bool = False, progress: bool = True, channel_order: str = "rgb",
+          save_figure: bool = True) -> SuperpixelExplanation:
+    """G-LIME: LIME whose local fit is pulled towards the NormLIME global weights.
+
+    Parameters
+    ----------
+    img_file, model, dataset, batch_size, save_dir, normlime_weights_file, algorithm, assets_dir,
+    prior_url, prior_md5 : as in :func:`normlime`
+    num_samples : int, default 1000 (InterpretDL's default for G-LIME)
+    prior_method : {'none', 'ridge'}, default 'ridge'
+        'none' is plain LIME (no prior, no weights file needed).
+    prior_reg_force : float, default 1.0
+        Pull towards the prior: 0 gives the unregularised local fit, large values the prior's
+        ranking.
+    target, top_k, hide_color, random_state, show_negative, progress, channel_order, save_figure :
+        as in :func:`lime`
+
+    Returns
+    -------
+    SuperpixelExplanation
+        method 'glime'; the figure is the LIME 2x5 layout, ``<image name>_glime_s<num_samples>.png``.
+    """
+    from .engine.lime import GLime
+    from .engine.lime.normlime import normlime_prior
+
+    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    classifier = as_classifier(model)
+    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
+    image = classifier.image_as_explained(img_file, channel_order=channel_order)
+    prior_fn = None
+    if prior_method != "none":
+        (stem, centres), weights, _ = _normlime_prior_and_weights(
+            classifier, dataset, save_dir, normlime_weights_file, assets_dir, prior_url, prior_md5, algorithm,
+            progress, random_state)
+        prior_fn = normlime_prior(weights, stem, centres)
+    engine = GLime(classifier, prior=prior_fn, prior_method=prior_method, prior_reg_force=prior_reg_force,
+                   num_samples=num_samples, batch_size=batch_size, hide_color=hide_color,
+                   random_state=random_state, progress=progress)
+    explanation = engine.explain(image, targets=target, top_k=top_k)
+    if out_dir is not None:
+        from .vis import save_lime_figure
+
+        suffix = "" if target is None else f"_class{explanation.target}"
+        path = out_dir / f"{image_name(img_file)}_glime_s{num_samples}{suffix}.png"
+        explanation.figure_path = str(save_lime_figure(explanation, path, show_negative=show_negative))
+    return explanation
