@@ -1,4 +1,4 @@
-"""Command line: ``paddlex-interpret demo`` and ``paddlex-interpret lime IMAGE``."""
+"""Command line: ``paddlex-interpret demo | lime | normlime | build-prior``."""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +80,42 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also paint superpixels that speak against the class (red)")
     lime.add_argument("--save-explanation", action="store_true",
                       help="also save the explanation as <name>_lime_s<N>.npz")
+    normlime = sub.add_parser(
+        "normlime", help="explain one image with NormLIME (LIME + global weights over a dataset)",
+        description="Explain IMAGE with NormLIME and write <name>_normlime_s<N>.png, PaddleX's 4x5 figure "
+                    "(LIME, NormLIME and Combined rows). The global weights are computed once over --dataset "
+                    "and kept in --weights-file. The model is the demo's ImageNet EfficientNet-Lite0.",
+    )
+    normlime.add_argument("image", metavar="IMAGE", help="image file")
+    common(normlime, 3000)
+    normlime.add_argument("--dataset", metavar="PATH", default=None,
+                          help="a PaddleX file list ('path label' lines) or a folder of images; "
+                               "needed unless --weights-file already holds matching weights")
+    normlime.add_argument("--weights-file", metavar="FILE", default=None,
+                          help="global weights file (default: SAVE_DIR/normlime_weights.npz)")
+    normlime.add_argument("--assets-dir", metavar="DIR", default=None,
+                          help="prior asset folder (default: download/cache PaddleX's, see "
+                               "PADDLEX_INTERPRET_PRIOR_URL / PADDLEX_INTERPRET_PRIOR_MD5)")
+    normlime.add_argument("--algorithm", choices=("paddlex", "lime_average"), default="paddlex",
+                          help="how the global weights are computed (default: paddlex)")
+
+    build = sub.add_parser(
+        "build-prior", help="build NormLIME prior assets (stem weights + k-means) from your own images",
+        description="Compute the prior stem's superpixel features over a folder of images, fit k-means and write "
+                    "the asset layout PaddleX downloads (15 for_kmeans_* files + kmeans_model.pkl) into --out.",
+    )
+    build.add_argument("--images", required=True, metavar="DIR", help="folder of images (searched recursively)")
+    build.add_argument("--clusters", type=_positive_int(2), default=30, metavar="K",
+                       help="number of k-means clusters (default: 30)")
+    build.add_argument("--out", required=True, metavar="DIR", help="output folder (must be empty or missing)")
+    build.add_argument("--stem-weights", metavar="PATH", default=None,
+                       help="a prior asset folder or a PaddleClas ResNet50_vc/vd .pdparams checkpoint "
+                            "(default: the downloaded PaddleX assets)")
+    build.add_argument("--max-images", type=_positive_int(1), default=None, metavar="N",
+                       help="use a seeded random sample of N images")
+    build.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    build.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="k-means seed (default: 0)")
+    build.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -100,8 +136,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             demo.run(save_dir=args.save_dir, num_samples=args.num_samples, batch_size=args.batch_size,
                      random_state=args.seed, progress=not args.no_progress)
             return 0
+        if args.command == "normlime":
+            return _run_normlime(args)
+        if args.command == "build-prior":
+            from .priors.build import build_prior
+
+            out = build_prior(args.images, args.out, clusters=args.clusters, stem_weights=args.stem_weights,
+                              random_state=args.seed, progress=not args.no_progress, max_images=args.max_images,
+                              overwrite=args.overwrite)
+            print(f"prior assets written to {out}")
+            return 0
         return _run_lime(args)
-    except (FileNotFoundError, ValueError, TypeError, ImportError, NotADirectoryError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError, NotADirectoryError,
+            OSError) as exc:
         print(f"paddlex-interpret: error: {exc}", file=sys.stderr)
         return 1
 
@@ -123,6 +170,21 @@ def _run_lime(args) -> int:
     print(f"figure: {explanation.figure_path}")
     if args.save_explanation:
         print(f"explanation: {explanation.save(Path(explanation.figure_path).with_suffix('.npz'))}")
+    return 0
+
+
+def _run_normlime(args) -> int:
+    from . import demo, interpret
+
+    model = demo.load_model()
+    result = interpret.normlime(
+        args.image, model, dataset=args.dataset, num_samples=args.num_samples, batch_size=args.batch_size,
+        save_dir=args.save_dir, normlime_weights_file=args.weights_file, algorithm=args.algorithm,
+        assets_dir=args.assets_dir, random_state=args.seed, progress=not args.no_progress,
+    )
+    print(f"class {result.target} ({result.lime.label_name}): probability {result.lime.probability:.3f}")
+    print(f"global weights: {result.weights_file}")
+    print(f"figure: {result.figure_path}")
     return 0
 
 

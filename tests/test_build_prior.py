@@ -235,3 +235,22 @@ def test_default_stem_weights_use_the_cached_assets(monkeypatch, asset_folder, p
     got = load_stem_weights(None)
     for name in PARAM_SHAPES:
         np.testing.assert_array_equal(got[name], params[name])
+
+
+def test_cli_build_prior_then_normlime(photos, asset_folder, tmp_path, capsys, demo_images):
+    """The whole NormLIME path from the command line, offline: own prior, then explain with it."""
+    from paddlex_interpret.cli import main
+
+    out = tmp_path / "my_prior"
+    assert main(["build-prior", "--images", str(photos), "--clusters", "4", "--out", str(out),
+                 "--stem-weights", str(asset_folder), "--no-progress"]) == 0
+    assert assets_valid(out) and "prior assets written to" in capsys.readouterr().out
+    assert main(["build-prior", "--images", str(photos), "--out", str(out), "--stem-weights",
+                 str(asset_folder)]) == 1  # not empty, no --overwrite
+    assert "paddlex-interpret: error:" in capsys.readouterr().err
+    figures = tmp_path / "fig"
+    assert main(["normlime", demo_images["chelsea"], "--assets-dir", str(out), "--dataset", str(photos),
+                 "--num-samples", "20", "--save-dir", str(figures), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "global weights:" in printed and (figures / "chelsea_normlime_s20.png").is_file()
+    assert (figures / "normlime_weights.npz").is_file()
