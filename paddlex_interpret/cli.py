@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--max-images", type=_positive_int(1), default=None, metavar="N",
                        help="use a seeded random sample of N images")
     build.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    build.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="k-means seed (default: 0)")
+    build.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="seed of the segmentation, the --max-images sample and k-means (default: 0)")
     build.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
@@ -124,6 +124,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     # Paddle warns about a C++ build cache on import; irrelevant to users of this tool.
     warnings.filterwarnings("ignore", message="No ccache found")
+    from .priors.download import PriorAssetsError  # no paddle import
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -148,7 +150,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         return _run_lime(args)
     except (FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError, NotADirectoryError,
-            OSError) as exc:
+            OSError, PriorAssetsError) as exc:
         print(f"paddlex-interpret: error: {exc}", file=sys.stderr)
         return 1
 

@@ -575,6 +575,8 @@ def _normlime_prior_and_weights(classifier, dataset, save_dir, normlime_weights_
     compute them over ``dataset`` and write the file (atomically)."""
     from .engine.lime.normlime import GlobalWeights, compute_global_weights, load_prior
 
+    if assets_dir is not None and (prior_url or prior_md5):
+        raise ValueError("give either assets_dir or prior_url/prior_md5, not both")
     prior = load_prior(assets_dir, url=prior_url, md5=prior_md5, progress=progress) if assets_dir is None \
         else load_prior(assets_dir)
     if normlime_weights_file is None:
@@ -587,6 +589,8 @@ def _normlime_prior_and_weights(classifier, dataset, save_dir, normlime_weights_
         try:
             weights = GlobalWeights.load(weights_path)
             reason = weights.mismatch(classifier, prior[1])
+            if reason is None and weights.algorithm != algorithm:
+                reason = f"it holds {weights.algorithm!r} weights, {algorithm!r} were asked for"
             if reason is None:
                 return prior, weights, weights_path
         except ValueError as exc:

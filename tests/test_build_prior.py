@@ -254,3 +254,15 @@ def test_cli_build_prior_then_normlime(photos, asset_folder, tmp_path, capsys, d
     printed = capsys.readouterr().out
     assert "global weights:" in printed and (figures / "chelsea_normlime_s20.png").is_file()
     assert (figures / "normlime_weights.npz").is_file()
+
+
+def test_cli_normlime_offline_says_where_to_put_the_tarball(monkeypatch, tmp_path, capsys, demo_images):
+    from paddlex_interpret.cli import main
+
+    monkeypatch.setenv("PADDLEX_INTERPRET_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PADDLEX_INTERPRET_PRIOR_URL", "http://127.0.0.1:9/pre_models.tar.gz")  # closed port
+    monkeypatch.setattr("paddlex_interpret.priors.download.legacy_paddlex_dir", lambda: tmp_path / "no_paddlex")
+    assert main(["normlime", demo_images["chelsea"], "--save-dir", str(tmp_path / "out"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("paddlex-interpret: error:") and "Traceback" not in err
+    assert "pre_models.tar.gz" in err

@@ -387,3 +387,15 @@ def test_interpret_glime(four_class, photos, assets_dir, tmp_path):
                           prior_reg_force=1e6, **common)
     assert exp.method == "glime" and exp.figure_path == str(tmp_path / "image_glime_s40.png")
     assert (tmp_path / "normlime_weights.npz").is_file()
+
+
+def test_weights_of_another_algorithm_are_not_reused(four_class, photos, assets_dir, tmp_path):
+    from paddlex_interpret import interpret
+
+    kw = dict(num_samples=20, save_dir=None, normlime_weights_file=tmp_path / "w.npz", assets_dir=assets_dir,
+              random_state=0, progress=False)
+    interpret.normlime(photos["coffee"], four_class, dataset=list(photos.values()), **kw)
+    with pytest.raises(ValueError, match="'paddlex' weights, 'lime_average' were asked for"):
+        interpret.normlime(photos["coffee"], four_class, algorithm="lime_average", **kw)
+    with pytest.raises(ValueError, match="either assets_dir or prior_url"):
+        interpret.normlime(photos["coffee"], four_class, prior_url="http://127.0.0.1:9/x.tar.gz", **kw)
