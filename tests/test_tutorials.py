@@ -53,3 +53,54 @@ def test_attribution_tutorial_runs_and_writes_figures(script, tmp_path):
         assert figure.is_file() and figure.stat().st_size > 0, f"{figure} missing\n{output}"
     assert any(cat in result.stdout for cat in ("tiger cat", "Egyptian cat", "tabby")), output
     assert "'_bn1'" in result.stdout, output     # Grad-CAM's default layer is printed
+
+
+EVALUATED_METHODS = ("lime", "gradcam", "smoothgrad", "intgrad")
+
+
+@pytest.mark.parametrize("script, ranking_heading", [("evaluation.py", "Ranking"), ("evaluation_zh.py", "排名")])
+def test_evaluation_tutorial_runs_and_ranks_the_methods(script, ranking_heading, tmp_path):
+    env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
+    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale
+    result = subprocess.run(
+        [sys.executable, str(TUTORIALS / script), "--fast", "--save-dir", str(tmp_path)],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=900,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+
+    # --fast evaluates the rocket photo: one curve figure per method, named <photo>_<method>_evaluation.png
+    for method in EVALUATED_METHODS:
+        figure = tmp_path / f"rocket_{method}_evaluation.png"
+        assert figure.is_file() and figure.stat().st_size > 0, f"{figure} missing\n{output}"
+    assert ranking_heading in result.stdout, output
+    ranking = result.stdout.split(ranking_heading, 1)[1]
+    for curve in ("deletion", "insertion"):
+        line = next((l for l in ranking.splitlines() if curve in l), "")
+        assert all(method in line for method in EVALUATED_METHODS), f"{curve} ranking incomplete\n{output}"
+    assert "_conv_stem" in ranking, output       # the sanity check prints every randomised layer group
+
+
+@pytest.mark.parametrize("script, reused_line", [
+    ("normlime.py", "weights file reused (not recomputed): True"),
+    ("normlime_zh.py", "权重文件已复用（未重新计算）：True"),
+], ids=["normlime.py", "normlime_zh.py"])
+def test_normlime_tutorial_runs_and_reuses_the_weights(script, reused_line, tmp_path):
+    env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
+    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale
+    result = subprocess.run(
+        [sys.executable, str(TUTORIALS / script), "--num-samples", str(NUM_SAMPLES),
+         "--save-dir", str(tmp_path), "--no-progress"],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=900,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+
+    # offline, the tutorial builds a demonstration prior; online (or with the tarball placed by
+    # hand in the private home) it uses PaddleX's assets: the outputs are the same either way
+    figure = tmp_path / f"chelsea_normlime_s{NUM_SAMPLES}.png"
+    assert figure.is_file() and figure.stat().st_size > 0, f"{figure} missing\n{output}"
+    assert (tmp_path / "normlime_weights.npz").is_file(), output
+    assert (tmp_path / f"chelsea_glime_s{NUM_SAMPLES}.png").is_file(), output
+    assert len(list(tmp_path.glob(f"chelsea_glime_s{NUM_SAMPLES}*.png"))) == 2, output  # force 1 and 1000
+    assert reused_line in result.stdout, output
