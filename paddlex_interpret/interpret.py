@@ -482,7 +482,7 @@ class EvaluationReport(dict):
 
     def table(self) -> str:
         rows = [("metric", "score", "better")] + [
-            (name, f"{r.score:.4f}", "higher" if r.higher_is_better else "lower") for name, r in self.items()]
+            (name, f"{r.score:.4g}", "higher" if r.higher_is_better else "lower") for name, r in self.items()]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -535,7 +535,8 @@ def evaluate(explanation, model=None, metrics: Sequence[str] = ("deletion", "ins
     classes = [get_metric(m) for m in metrics]
     classifier = as_classifier(model) if model is not None else None
     kind = explanation_kind(explanation)
-    report = EvaluationReport()
+    # Check every metric before running any: an error must not come after minutes of work.
+    prepared = []
     for metric_name, cls in zip(metrics, classes):
         if kind not in cls.applies_to:
             raise ValueError(f"metric {metric_name!r} applies to {cls.applies_to} explanations, not {kind!r}")
@@ -551,8 +552,13 @@ def evaluate(explanation, model=None, metrics: Sequence[str] = ("deletion", "ins
             metric = cls(**params)
         except TypeError as exc:
             raise TypeError(f"metric {metric_name!r}: {exc}; give its arguments in metric_params") from exc
-        result = metric.evaluate(explanation, classifier, **{k: inputs[k] for k in cls.needs})
-        report[metric_name] = result
+        prepared.append((metric_name, cls, metric))
+    unused = set(inputs) - {k for _, cls, _ in prepared for k in cls.needs}
+    if unused:
+        raise TypeError(f"inputs {sorted(unused)} are not needed by any of the metrics {list(metrics)}")
+    report = EvaluationReport()
+    for metric_name, cls, metric in prepared:
+        report[metric_name] = metric.evaluate(explanation, classifier, **{k: inputs[k] for k in cls.needs})
     report.figure_path = None
     if save_dir is not None:
         from .vis import save_figure

@@ -63,3 +63,17 @@ def test_evaluate_errors_name_what_is_missing(lime_explanation, region_classifie
         interpret.evaluate(lime_explanation, region_classifier, metrics=["deletion"], metric_params={"lerf": {}})
     assert np.isfinite(interpret.evaluate(lime_explanation, metrics=["point_game"], bbox=(0, 0, 8, 8))
                        ["point_game"].score)
+
+
+def test_evaluate_checks_everything_before_running(lime_explanation, region_classifier):
+    calls = []
+    original = region_classifier.predict_proba
+    region_classifier.predict_proba = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        with pytest.raises(ValueError, match=r"needs \['bbox'\]"):
+            interpret.evaluate(lime_explanation, region_classifier, metrics=["deletion", "point_game"])
+        with pytest.raises(TypeError, match=r"inputs \['mask'\] are not needed"):
+            interpret.evaluate(lime_explanation, region_classifier, metrics=["deletion"], mask=np.ones((64, 64)))
+    finally:
+        del region_classifier.predict_proba
+    assert calls == []  # nothing ran before the error

@@ -58,7 +58,8 @@ def test_attribution_tutorial_runs_and_writes_figures(script, tmp_path):
 EVALUATED_METHODS = ("lime", "gradcam", "smoothgrad", "intgrad")
 
 
-@pytest.mark.parametrize("script, ranking_heading", [("evaluation.py", "Ranking"), ("evaluation_zh.py", "排名")])
+@pytest.mark.parametrize("script, ranking_heading", [("evaluation.py", "Ranking"), ("evaluation_zh.py", "排名")],
+                         ids=["evaluation.py", "evaluation_zh.py"])
 def test_evaluation_tutorial_runs_and_ranks_the_methods(script, ranking_heading, tmp_path):
     env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
     env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale

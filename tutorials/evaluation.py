@@ -6,10 +6,11 @@ Grad-CAM, SmoothGrad and Integrated Gradients. ``interpret.evaluate`` then score
 explanation by what happens to the model when the pixels it ranks first are removed or put back
 (deletion, insertion, MoRF, LeRF), by how well it predicts the effect of hiding squares
 (infidelity), and - where a box around the object is given - by whether it points at it
-(pointing game). The script prints one table per photo, ranks the four methods and ends with a
-sanity check: does the explanation change when the model's weights are destroyed?
+(pointing game). The script prints one table per photo, with two random maps as references,
+ranks the four methods and ends with a sanity check: does the explanation change when the
+model's weights are destroyed?
 
-    python tutorials/evaluation.py           # about ten minutes on a 2-core CPU
+    python tutorials/evaluation.py           # about nine minutes on a 2-core CPU
     python tutorials/evaluation.py --fast    # tiny settings, one photo (under a minute), rough numbers
 """
 import argparse

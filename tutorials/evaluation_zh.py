@@ -5,10 +5,10 @@
 Grad-CAM、SmoothGrad 和积分梯度给出解释。然后 ``interpret.evaluate`` 为每个解释打分：
 按解释排在前面的像素被删除或放回时模型的反应（deletion、insertion、MoRF、LeRF），
 解释能否预测遮住方块后的概率变化（infidelity），以及在给出物体框的照片上，解释是否指向物体
-（pointing game）。脚本为每张照片打印一张表，给四种方法排名，最后做一次合理性检验
-（sanity check）：模型权重被破坏后，解释会不会随之改变？
+（pointing game）。脚本为每张照片打印一张表（以两张随机解释图作为参照），给四种方法排名，
+最后做一次合理性检验（sanity check）：模型权重被破坏后，解释会不会随之改变？
 
-    python tutorials/evaluation_zh.py           # 在 2 核 CPU 上约需十分钟
+    python tutorials/evaluation_zh.py           # 在 2 核 CPU 上约需九分钟
     python tutorials/evaluation_zh.py --fast    # 极小的设置，只用一张照片（一分钟内），数值很粗略
 """
 import argparse
