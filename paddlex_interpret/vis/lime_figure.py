@@ -13,6 +13,20 @@ from .superpixels import PANEL_THRESHOLDS, draw_boundaries, paint_superpixels, s
 __all__ = ["lime_figure", "save_lime_figure"]
 
 
+def superpixel_grid(explanation: SuperpixelExplanation, target: int, rows: int):
+    """PaddleX's grid: ``rows`` x 5 axes (25 x 5*rows inches), row 1 the image titled with label and
+    probability and the segmentation, the rest of row 1 empty. Returns ``(figure, axes)``."""
+    fig = Figure(figsize=(25, 5 * rows))
+    axes = fig.subplots(rows, 5)
+    for ax in axes.ravel():
+        ax.axis("off")
+    axes[0, 0].imshow(explanation.image)
+    axes[0, 0].set_title(f"label {explanation.label_names[target]}, proba: {explanation.probabilities[target]:.3f}")
+    axes[0, 1].imshow(draw_boundaries(explanation.image, explanation.segments))
+    axes[0, 1].set_title(f"superpixel segmentation ({explanation.num_superpixels} superpixels)")
+    return fig, axes
+
+
 def lime_figure(explanation: SuperpixelExplanation, target: Optional[int] = None, show_negative: bool = False) -> Figure:
     """Build (do not show) the 2x5 LIME figure for ``target`` (default: the primary class)."""
     target = explanation.target if target is None else int(target)
@@ -20,14 +34,7 @@ def lime_figure(explanation: SuperpixelExplanation, target: Optional[int] = None
     image, segments = explanation.image, explanation.segments
     name = explanation.label_names[target]
 
-    fig = Figure(figsize=(25, 10))
-    axes = fig.subplots(2, 5)
-    for ax in axes.ravel():
-        ax.axis("off")
-    axes[0, 0].imshow(image)
-    axes[0, 0].set_title(f"label {name}, proba: {explanation.probabilities[target]:.3f}")
-    axes[0, 1].imshow(draw_boundaries(image, segments))
-    axes[0, 1].set_title(f"superpixel segmentation ({explanation.num_superpixels} superpixels)")
+    fig, axes = superpixel_grid(explanation, target, rows=2)
 
     negative_order = np.argsort(weights, kind="stable")
     for ax, threshold in zip(axes[1], PANEL_THRESHOLDS):

@@ -11,7 +11,8 @@ from typing import Optional
 
 from matplotlib.figure import Figure
 
-from .superpixels import PANEL_THRESHOLDS, draw_boundaries, paint_superpixels, select_superpixels
+from .lime_figure import superpixel_grid
+from .superpixels import PANEL_THRESHOLDS, paint_superpixels, select_superpixels
 
 __all__ = ["normlime_figure", "save_normlime_figure", "ROW_NAMES"]
 
@@ -26,14 +27,7 @@ def normlime_figure(result, target: Optional[int] = None) -> Figure:
     image, segments = base.image, base.segments
     name = base.label_names[target]
 
-    fig = Figure(figsize=(25, 20))
-    axes = fig.subplots(4, 5)
-    for ax in axes.ravel():
-        ax.axis("off")
-    axes[0, 0].imshow(image)
-    axes[0, 0].set_title(f"label {name}, proba: {base.probabilities[target]:.3f}")
-    axes[0, 1].imshow(draw_boundaries(image, segments))
-    axes[0, 1].set_title(f"superpixel segmentation ({base.num_superpixels} superpixels)")
+    fig, axes = superpixel_grid(base, target, rows=4)
 
     for row, (attr, title) in zip(axes[1:], ROW_NAMES):
         weights = getattr(result, attr)._weights_of(target)

@@ -45,7 +45,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ...data.datasets import dataset_size, iter_dataset_images
-from ..explanation import SuperpixelExplanation
+from ..explanation import SuperpixelExplanation, _json_default
 from .lime_image import LimeImage, _check_image
 
 __all__ = [
@@ -290,14 +290,6 @@ def _check_loaded(meta, weights, counts) -> Optional[str]:
     if labels_fingerprint(meta["label_names"]) != meta["labels_sha256"]:
         return "label names do not match their fingerprint"
     return None
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 # --- prior features -----------------------------------------------------------------------------
