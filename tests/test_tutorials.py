@@ -10,17 +10,21 @@ TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 NUM_SAMPLES = 30  # enough to run every step; far too few for a trustworthy explanation
 
 
-@pytest.mark.parametrize("script", ["lime.py", "lime_zh.py"])
-def test_tutorial_runs_and_writes_outputs(script, tmp_path):
+def run_tutorial(script, *args):
+    """Run a tutorial script; fail with its output unless it exits 0. Returns (result, output)."""
     env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
-    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale
-    result = subprocess.run(
-        [sys.executable, str(TUTORIALS / script), "--num-samples", str(NUM_SAMPLES),
-         "--save-dir", str(tmp_path), "--no-progress"],
-        env=env, capture_output=True, text=True, encoding="utf-8", timeout=600,
-    )
+    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorials print Chinese whatever the locale
+    result = subprocess.run([sys.executable, str(TUTORIALS / script), *args], env=env, capture_output=True,
+                            text=True, encoding="utf-8", timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
+    return result, output
+
+
+@pytest.mark.parametrize("script", ["lime.py", "lime_zh.py"])
+def test_tutorial_runs_and_writes_outputs(script, tmp_path):
+    result, output = run_tutorial(script, "--num-samples", str(NUM_SAMPLES), "--save-dir", str(tmp_path),
+                                  "--no-progress")
 
     for name in ("chelsea", "coffee"):
         figure = tmp_path / f"{name}_lime_s{NUM_SAMPLES}.png"
@@ -39,14 +43,7 @@ METHOD_FIGURES = ("smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "
 
 @pytest.mark.parametrize("script", ["attribution_methods.py", "attribution_methods_zh.py"])
 def test_attribution_tutorial_runs_and_writes_figures(script, tmp_path):
-    env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
-    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale
-    result = subprocess.run(
-        [sys.executable, str(TUTORIALS / script), "--fast", "--save-dir", str(tmp_path)],
-        env=env, capture_output=True, text=True, encoding="utf-8", timeout=900,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    result, output = run_tutorial(script, "--fast", "--save-dir", str(tmp_path))
 
     for method in METHOD_FIGURES:
         figure = tmp_path / f"chelsea_{method}.png"
@@ -61,14 +58,7 @@ EVALUATED_METHODS = ("lime", "gradcam", "smoothgrad", "intgrad")
 @pytest.mark.parametrize("script, ranking_heading", [("evaluation.py", "Ranking"), ("evaluation_zh.py", "排名")],
                          ids=["evaluation.py", "evaluation_zh.py"])
 def test_evaluation_tutorial_runs_and_ranks_the_methods(script, ranking_heading, tmp_path):
-    env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
-    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale
-    result = subprocess.run(
-        [sys.executable, str(TUTORIALS / script), "--fast", "--save-dir", str(tmp_path)],
-        env=env, capture_output=True, text=True, encoding="utf-8", timeout=900,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    result, output = run_tutorial(script, "--fast", "--save-dir", str(tmp_path))
 
     # --fast evaluates the rocket photo: one curve figure per method, named <photo>_<method>_evaluation.png
     for method in EVALUATED_METHODS:
@@ -87,15 +77,8 @@ def test_evaluation_tutorial_runs_and_ranks_the_methods(script, ranking_heading,
     ("normlime_zh.py", "权重文件已复用（未重新计算）：True"),
 ], ids=["normlime.py", "normlime_zh.py"])
 def test_normlime_tutorial_runs_and_reuses_the_weights(script, reused_line, tmp_path):
-    env = os.environ.copy()  # carries PADDLEX_INTERPRET_HOME, set by conftest's private_home
-    env["PYTHONIOENCODING"] = "utf-8"  # the Chinese tutorial prints Chinese whatever the locale
-    result = subprocess.run(
-        [sys.executable, str(TUTORIALS / script), "--num-samples", str(NUM_SAMPLES),
-         "--save-dir", str(tmp_path), "--no-progress"],
-        env=env, capture_output=True, text=True, encoding="utf-8", timeout=900,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    result, output = run_tutorial(script, "--num-samples", str(NUM_SAMPLES), "--save-dir", str(tmp_path),
+                                  "--no-progress")
 
     # offline, the tutorial builds a demonstration prior; online (or with the tarball placed by
     # hand in the private home) it uses PaddleX's assets: the outputs are the same either way
