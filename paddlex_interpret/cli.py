@@ -33,6 +33,16 @@ def _hide_color(text: str):
     return value
 
 
+def _triple(text: str):
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers R,G,B, got {text!r}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .demo import DEFAULT_NUM_SAMPLES
@@ -56,6 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="random seed; the same seed gives the same figure (default: 0)")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    def model_options(p):
+        g = p.add_argument_group(
+            "model", "default: the demo's ImageNet EfficientNet-Lite0. Preprocessing and labels come from the "
+                     "model's config; the --resize-short/--crop-size/--mean/--std/--scale flags give them for an "
+                     "exported model without one (unset flags take ImageNet defaults: 256, 224, ImageNet mean/std "
+                     "on 0-1 pixels)")
+        g.add_argument("--model", metavar="PATH", default=None,
+                       help="a PaddleX model directory (inference.yml), a PaddleClas config YAML (with --weights), "
+                            "or an exported model (paddle.jit.save prefix, .json/.pdmodel file or directory)")
+        g.add_argument("--weights", metavar="FILE", default=None,
+                       help="trained .pdparams for a PaddleClas config (or the dygraph twin of a PaddleX model)")
+        g.add_argument("--labels", metavar="FILE", default=None, help="class names, one per line")
+        g.add_argument("--resize-short", type=_positive_int(1), default=None, metavar="N")
+        g.add_argument("--crop-size", type=_positive_int(1), default=None, metavar="N")
+        g.add_argument("--mean", type=_triple, default=None, metavar="R,G,B")
+        g.add_argument("--std", type=_triple, default=None, metavar="R,G,B")
+        g.add_argument("--scale", type=float, default=None, metavar="S", help="pixel factor before mean/std")
+
     demo = sub.add_parser(
         "demo", help="explain two real photos with a real ImageNet model (EfficientNet-Lite0)",
         description="Run LIME with the ImageNet EfficientNet-Lite0 on scikit-image's 'chelsea' (a cat) and "
@@ -66,10 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     lime = sub.add_parser(
         "lime", help="explain one image with LIME",
         description="Explain IMAGE with LIME and write <name>_lime_s<N>.png, PaddleX's 2x5 LIME figure. "
-                    "The model is the demo's ImageNet EfficientNet-Lite0.",
+                    "The model is --model, or the demo's ImageNet EfficientNet-Lite0.",
     )
     lime.add_argument("image", metavar="IMAGE", help="image file (jpg, png, bmp, tiff, ...)")
     common(lime, 3000)
+    model_options(lime)
     lime.add_argument("--top-k", type=_positive_int(1), default=1, metavar="K",
                       help="explain the K most probable classes; the figure shows the first (default: 1)")
     lime.add_argument("--target", type=_positive_int(0), default=None, metavar="CLASS",
@@ -84,10 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         "normlime", help="explain one image with NormLIME (LIME + global weights over a dataset)",
         description="Explain IMAGE with NormLIME and write <name>_normlime_s<N>.png, PaddleX's 4x5 figure "
                     "(LIME, NormLIME and Combined rows). The global weights are computed once over --dataset "
-                    "and kept in --weights-file. The model is the demo's ImageNet EfficientNet-Lite0.",
+                    "and kept in --weights-file. The model is --model, or the demo's ImageNet EfficientNet-Lite0.",
     )
     normlime.add_argument("image", metavar="IMAGE", help="image file")
     common(normlime, 3000)
+    model_options(normlime)
     normlime.add_argument("--dataset", metavar="PATH", default=None,
                           help="a PaddleX file list ('path label' lines) or a folder of images; "
                                "needed unless --weights-file already holds matching weights")
@@ -155,12 +185,36 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
 
 
+def _load_model(args):
+    """The classifier the command explains: --model (with its options) or the demo model."""
+    from . import demo
+
+    geometry = {k: getattr(args, k) for k in ("resize_short", "crop_size", "mean", "std", "scale")
+                if getattr(args, k) is not None}
+    if args.model is None:
+        if geometry or args.weights or args.labels:
+            raise ValueError("--weights, --labels and the preprocessing flags need --model")
+        return demo.load_model()
+    from .data import ImagePreprocess
+    from .models import as_classifier
+
+    overrides = {}
+    if geometry:
+        overrides["preprocess"] = ImagePreprocess(**geometry)
+    if args.labels:
+        with open(args.labels, encoding="utf-8") as f:
+            overrides["labels"] = [line.strip() for line in f if line.strip()]
+    if args.weights:
+        overrides["weights"] = args.weights
+    return as_classifier(args.model, **overrides)
+
+
 def _run_lime(args) -> int:
     from pathlib import Path
 
-    from . import demo, interpret
+    from . import interpret
 
-    model = demo.load_model()
+    model = _load_model(args)
     explanation = interpret.lime(
         args.image, model, num_samples=args.num_samples, batch_size=args.batch_size, save_dir=args.save_dir,
         target=args.target, top_k=args.top_k, hide_color=args.hide_color, show_negative=args.show_negative,
@@ -176,9 +230,9 @@ def _run_lime(args) -> int:
 
 
 def _run_normlime(args) -> int:
-    from . import demo, interpret
+    from . import interpret
 
-    model = demo.load_model()
+    model = _load_model(args)
     result = interpret.normlime(
         args.image, model, dataset=args.dataset, num_samples=args.num_samples, batch_size=args.batch_size,
         save_dir=args.save_dir, normlime_weights_file=args.weights_file, algorithm=args.algorithm,

@@ -266,3 +266,61 @@ def test_cli_normlime_offline_says_where_to_put_the_tarball(monkeypatch, tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("paddlex-interpret: error:") and "Traceback" not in err
     assert "pre_models.tar.gz" in err
+
+
+# --- against the real PaddleClas architectures -------------------------------------------------
+
+def _paddleclas_backbones():
+    from paddleclas.ppcls.arch import backbone
+
+    return backbone
+
+
+@pytest.fixture(scope="module")
+def resnet50_vc(asset_folder):
+    """A real PaddleClas ResNet50_vc whose stem holds the legacy files' weights. Built once: its
+    parameters have fixed names, which Paddle allows only once per process."""
+    net = _paddleclas_backbones().ResNet50_vc(pretrained=False, class_num=4)
+    by_name = {t.name: t for t in net.state_dict().values()}
+    for file_name in PARAM_SHAPES:  # ResNet50_vc's own names are the files' names minus the prefix
+        by_name[file_name.replace("for_kmeans_", "")].set_value(read_lod_tensor(asset_folder / file_name))
+    return net
+
+
+def test_prior_stem_equals_paddleclas_resnet50_vc_stem(asset_folder, resnet50_vc):
+    """The legacy for_kmeans_* files loaded into PriorStem give exactly the output of a real
+    PaddleClas ResNet50_vc stem (conv1_1..conv1_3) holding the same weights."""
+    import paddle
+    import skimage.data
+
+    from paddlex_interpret.priors import PriorStem
+
+    net = resnet50_vc
+    net.eval()
+    stem = PriorStem.from_assets(asset_folder)
+    x = PriorStem.preprocess(np.stack([skimage.data.chelsea()[:224, :224], skimage.data.coffee()[:224, :224]]))
+    with paddle.no_grad():
+        expected = net.conv1_3(net.conv1_2(net.conv1_1(x))).numpy()
+        got = stem(x).numpy()
+    assert got.shape == (2, 64, 112, 112) and np.abs(expected).max() > 0.1
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+def test_real_paddleclas_checkpoints_build_the_same_prior(built, photos, params, resnet50_vc, tmp_path):
+    """Checkpoints saved from real PaddleClas ResNet50_vc / ResNet50_vd networks (their own key
+    names, every other layer included) give the same prior as the asset folder."""
+    import paddle
+
+    backbone = _paddleclas_backbones()
+    _, reference = built
+    vc_net = resnet50_vc
+    vd_net = backbone.ResNet50_vd(pretrained=False, class_num=4)
+    vd_state_real = vd_net.state_dict()
+    for key, value in vd_state(params).items():
+        if key.startswith("stem."):
+            vd_state_real[key].set_value(value)
+    for name, net in (("vc", vc_net), ("vd", vd_net)):
+        ckpt = tmp_path / f"{name}.pdparams"
+        paddle.save(net.state_dict(), str(ckpt))
+        out = build_prior(photos, tmp_path / name, clusters=K, stem_weights=ckpt, progress=False)
+        np.testing.assert_array_equal(check_output(out, params), reference)

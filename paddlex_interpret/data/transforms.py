@@ -24,12 +24,14 @@ _INTERPOLATIONS = {
 
 @dataclass
 class ImagePreprocess:
-    """Resize by the short side, centre crop, then normalise.
+    """Resize by the short side (or to a fixed size), centre crop, then normalise.
 
     Parameters
     ----------
     resize_short : int or None, default 256
         Target length of the short side (aspect ratio kept); None keeps the size.
+    resize_to : (height, width) or None, default None
+        Resize to exactly this size instead (aspect ratio not kept); needs ``resize_short=None``.
     crop_size : int, (height, width) or None, default 224
         Centre crop; None keeps the resized image whole.
     mean, std : sequence of 3 floats, default ImageNet statistics
@@ -38,17 +40,23 @@ class ImagePreprocess:
         Factor applied to uint8 pixels before ``mean``/``std`` (use 1.0 with 0-255 statistics).
     interpolation : str, default 'bilinear'
         One of nearest, bilinear, bicubic, area, lanczos (OpenCV semantics, as PaddleX/PaddleClas).
+    channel_order : {'rgb', 'bgr'}, default 'rgb'
+        Channel order the network takes. 'bgr' flips the channels before ``mean``/``std`` are
+        applied (so they are given in the network's order, as PaddleClas configs with
+        ``DecodeImage: to_rgb: False`` give them).
     normalize : callable or None, default None
         Replaces mean/std/scale: maps a uint8 batch ``(N, H, W, 3)`` to a float32 array
         ``(N, 3, H, W)`` (or any layout the network takes).
     """
 
     resize_short: Optional[int] = 256
+    resize_to: Optional[Tuple[int, int]] = None
     crop_size: Union[int, Tuple[int, int], None] = 224
     mean: Sequence[float] = IMAGENET_MEAN
     std: Sequence[float] = IMAGENET_STD
     scale: float = 1.0 / 255.0
     interpolation: str = "bilinear"
+    channel_order: str = "rgb"
     normalize: Optional[Callable[[np.ndarray], np.ndarray]] = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -56,6 +64,15 @@ class ImagePreprocess:
             not isinstance(self.resize_short, (int, np.integer)) or self.resize_short < 1
         ):
             raise ValueError(f"resize_short must be a positive int or None, got {self.resize_short!r}")
+        if self.resize_to is not None:
+            if self.resize_short is not None:
+                raise ValueError("give either resize_short or resize_to, not both")
+            size = tuple(int(v) for v in np.broadcast_to(np.asarray(self.resize_to), (2,)))
+            if any(v < 1 for v in size):
+                raise ValueError(f"resize_to must be a positive (height, width), got {self.resize_to!r}")
+            self.resize_to = size
+        if self.channel_order not in ("rgb", "bgr"):
+            raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {self.channel_order!r}")
         if self.crop_size is not None:
             crop = (self.crop_size, self.crop_size) if np.isscalar(self.crop_size) else tuple(self.crop_size)
             if len(crop) != 2 or any(int(c) < 1 for c in crop):
@@ -83,6 +100,8 @@ class ImagePreprocess:
             new_w, new_h = max(1, int(round(w * ratio))), max(1, int(round(h * ratio)))
             if (new_h, new_w) != (h, w):
                 out = cv2.resize(out, (new_w, new_h), interpolation=_INTERPOLATIONS[self.interpolation])
+        elif self.resize_to is not None and tuple(out.shape[:2]) != self.resize_to:
+            out = cv2.resize(out, self.resize_to[::-1], interpolation=_INTERPOLATIONS[self.interpolation])
         if self.crop_size is not None:
             ch, cw = self.crop_size
             h, w = out.shape[:2]
@@ -104,6 +123,8 @@ class ImagePreprocess:
         if self.normalize is not None:
             return np.asarray(self.normalize(images), dtype=np.float32)
         x = images.astype(np.float32)
+        if self.channel_order == "bgr":
+            x = np.ascontiguousarray(x[..., ::-1])
         x *= np.float32(self.scale)
         x -= self._mean
         x /= self._std

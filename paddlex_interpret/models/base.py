@@ -8,7 +8,9 @@ import numpy as np
 
 from ..data import ImagePreprocess, ImageSource, load_image
 
-__all__ = ["Classifier"]
+__all__ = ["Classifier", "ScoringClassifier", "LabelCountError", "softmax", "GradientsUnavailableError"]
+
+OUTPUT_KINDS = ("auto", "logits", "probabilities")
 
 
 class Classifier(abc.ABC):
@@ -71,6 +73,91 @@ class Classifier(abc.ABC):
         probs = self.predict_proba(image[None], batch_size=1)[0]
         order = np.argsort(-probs, kind="stable")[:k]
         return [(int(i), self.label_name(int(i)), float(probs[i])) for i in order]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+class LabelCountError(ValueError):
+    """The number of label names differs from the network's number of outputs."""
+
+
+class GradientsUnavailableError(TypeError):
+    """The model is black-box (e.g. an exported static model); the method needs gradients or layers."""
+
+
+class ScoringClassifier(Classifier):
+    """A classifier whose subclasses only map a normalised float32 batch to raw scores
+    (:meth:`_batch_scores`); batching, the class count, label checks and the logits/probabilities
+    decision live here. Subclasses call :meth:`_init_scoring` in their constructor."""
+
+    def _init_scoring(self, output: str):
+        if output not in OUTPUT_KINDS:
+            raise ValueError(f"output must be one of {OUTPUT_KINDS}, got {output!r}")
+        self._output = output
+        self._num_classes: Optional[int] = None
+
+    def _batch_scores(self, batch: np.ndarray):
+        """Raw network output ``(N, classes)`` for a preprocessed float32 batch."""
+        raise NotImplementedError
+
+    @property
+    def outputs_probabilities(self) -> bool:
+        if self._output == "auto":
+            self.num_classes  # runs one forward and settles the output kind
+        return self._output == "probabilities"
+
+    @property
+    def num_classes(self) -> int:
+        if self._num_classes is None:
+            # Probe with a black image of the network's input size (224x224 if unknown).
+            size = self.preprocess.crop_size or self.preprocess.resize_to or (224, 224)
+            try:
+                self._raw_scores(np.zeros((1, size[0], size[1], 3), dtype=np.uint8))
+            except LabelCountError:
+                raise
+            except Exception as exc:
+                if self.labels is not None:  # checked against the real output at the first prediction
+                    return len(self.labels)
+                raise ValueError(
+                    f"could not find the number of classes by running the network on a {size[0]}x{size[1]} "
+                    f"image ({exc}); give labels=... or a preprocess with the network's crop_size"
+                ) from exc
+        return self._num_classes
+
+    def _raw_scores(self, images: np.ndarray) -> np.ndarray:
+        scores = np.asarray(self._batch_scores(self.preprocess(images)), dtype=np.float64)
+        if scores.ndim != 2 or scores.shape[0] != len(images):
+            raise ValueError(
+                f"the network must return scores of shape (batch, classes); got {tuple(scores.shape)}"
+            )
+        if self._num_classes is None:
+            if self.labels is not None and len(self.labels) != scores.shape[1]:
+                raise LabelCountError(
+                    f"labels has {len(self.labels)} names but the network outputs {scores.shape[1]} classes"
+                )
+            self._num_classes = scores.shape[1]
+        if self._output == "auto":
+            is_prob = bool(np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3))
+            self._output = "probabilities" if is_prob else "logits"
+        return scores
+
+    def predict_proba(self, images: np.ndarray, batch_size: int = 50) -> np.ndarray:
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(
+                f"predict_proba takes a uint8 batch (N, H, W, 3); got {images.dtype} {images.shape}"
+            )
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        chunks = [self._raw_scores(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        scores = np.concatenate(chunks, axis=0)
+        return scores if self._output == "probabilities" else softmax(scores)
 
 
 def _validate_labels(labels: Optional[Sequence[str]]) -> Optional[List[str]]:

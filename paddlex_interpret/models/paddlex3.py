@@ -1,0 +1,136 @@
+"""PaddleX 3.x models: objects from ``paddlex.create_model(...)`` and PaddleX model directories
+(``inference.yml`` + ``inference.json``/``.pdmodel`` + ``.pdiparams``)."""
+from __future__ import annotations
+
+import os
+import warnings
+
+from .static_model import StaticClassifier
+from .transform_config import preprocess_from_ops
+
+__all__ = ["is_paddlex3_model", "is_paddlex_model_dir", "from_paddlex3_model", "from_paddlex_model_dir",
+           "PaddleXModelError"]
+
+CONFIG_FILE = "inference.yml"
+_OVERRIDES = ("preprocess", "labels", "output", "network", "weights", "threads")
+
+
+class PaddleXModelError(ValueError):
+    """A PaddleX model (directory) cannot be used as an image classifier."""
+
+
+def is_paddlex3_model(obj) -> bool:
+    """True for ``paddlex.create_model`` results and PaddleX predictors."""
+    module = type(obj).__module__ or ""
+    if not module.startswith("paddlex."):
+        return False
+    predictor = getattr(obj, "_predictor", obj)
+    return hasattr(predictor, "config") and hasattr(predictor, "model_dir")
+
+
+def is_paddlex_model_dir(path) -> bool:
+    try:
+        return os.path.isdir(path) and os.path.isfile(os.path.join(path, CONFIG_FILE))
+    except TypeError:
+        return False
+
+
+def _read_config(model_dir) -> dict:
+    import yaml
+
+    path = os.path.join(model_dir, CONFIG_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        raise PaddleXModelError(f"{path!r} is not valid YAML: {exc}") from exc
+    if not isinstance(config, dict):
+        raise PaddleXModelError(f"{path!r} does not hold a mapping")
+    return config
+
+
+def _labels_from(config: dict):
+    topk = ((config.get("PostProcess") or {}).get("Topk")) or {}
+    labels = topk.get("label_list")
+    return [str(x) for x in labels] if labels else None
+
+
+def _training_weights(model_dir):
+    """PaddleX 3 training leaves ``best_model/best_model.pdparams`` beside ``best_model/inference``."""
+    parent = os.path.dirname(os.path.abspath(model_dir))
+    for candidate in (os.path.join(parent, "best_model.pdparams"), os.path.join(model_dir, "best_model.pdparams")):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _check_pipeline(config: dict, model_dir):
+    ops = (config.get("PreProcess") or {}).get("transform_ops")
+    if not ops:
+        raise PaddleXModelError(f"{model_dir}: {CONFIG_FILE} has no PreProcess.transform_ops")
+    post = config.get("PostProcess") or {}
+    if post and "Topk" not in post:
+        raise PaddleXModelError(
+            f"{model_dir} is a PaddleX {sorted(post)} model, not an image classifier (expected PostProcess.Topk)"
+        )
+    return ops
+
+
+def from_paddlex_model_dir(model_dir, **overrides) -> StaticClassifier:
+    """Classifier from a PaddleX 3 model directory.
+
+    Black-box forwards run through Paddle Inference. Gradient and layer methods need the dygraph
+    network: pass ``network=`` (a ``paddle.nn.Layer``) or ``weights=`` (a ``.pdparams`` for the
+    PaddleClas architecture named by ``Global.model_name``); a ``best_model.pdparams`` that PaddleX
+    training left next to the directory is picked up when paddleclas is installed.
+
+    Parameters
+    ----------
+    model_dir : str
+        Directory with ``inference.yml`` and the exported model.
+    **overrides
+        ``preprocess``, ``labels``, ``output``, ``network``, ``weights``, ``threads``.
+    """
+    unknown = set(overrides) - set(_OVERRIDES)
+    if unknown:
+        raise TypeError(f"unknown overrides {sorted(unknown)} for a PaddleX model; valid: {', '.join(_OVERRIDES)}")
+    model_dir = os.fspath(model_dir)
+    config = _read_config(model_dir)
+    ops = _check_pipeline(config, model_dir)
+    preprocess = overrides.pop("preprocess", None) or preprocess_from_ops(ops, source=f"{model_dir}/{CONFIG_FILE}")
+    labels = overrides.pop("labels", None) or _labels_from(config)
+    network = overrides.pop("network", None)
+    weights = overrides.pop("weights", None)
+    explicit_weights = weights is not None
+    weights = weights or (None if network is not None else _training_weights(model_dir))
+    if network is None and weights is not None:
+        from .paddleclas import build_paddleclas_network
+
+        name = (config.get("Global") or {}).get("model_name")
+        try:
+            if not name:
+                raise PaddleXModelError(f"{CONFIG_FILE} has no Global.model_name")
+            if not labels:
+                raise PaddleXModelError("the class count is unknown (no PostProcess.Topk.label_list)")
+            network = build_paddleclas_network(name, len(labels), weights)
+        except Exception as exc:
+            if explicit_weights:
+                raise
+            warnings.warn(f"{weights} was found but not loaded ({exc}); gradient methods need network=...",
+                          stacklevel=2)
+    return StaticClassifier(model_dir, preprocess=preprocess, labels=labels, network=network, **overrides)
+
+
+def from_paddlex3_model(model, **overrides) -> StaticClassifier:
+    """Classifier from ``paddlex.create_model(model_name=..., model_dir=...)`` (or its predictor):
+    the same model directory, preprocessing and labels PaddleX uses."""
+    predictor = getattr(model, "_predictor", model)
+    model_dir = getattr(predictor, "model_dir", None)
+    config = getattr(predictor, "config", None)
+    if not model_dir or not isinstance(config, dict):
+        raise PaddleXModelError(f"{type(model).__name__} does not expose a PaddleX model directory and config")
+    if "Topk" not in (config.get("PostProcess") or {}):
+        raise PaddleXModelError(
+            f"{type(predictor).__name__} is not an image classifier (its PostProcess has no Topk)"
+        )
+    return from_paddlex_model_dir(model_dir, **overrides)
