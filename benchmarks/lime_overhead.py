@@ -65,6 +65,7 @@ def main():
     args = parser.parse_args()
 
     model = demo.load_model()
+    model.runner = "dygraph"  # both sides in dygraph; benchmarks/fast_runner.py compares the runners
     image = model.image_as_explained(args.image or demo.image_paths()[0])
     n, b = args.num_samples, args.batch_size
     bare_forwards(model, image, 2 * b, b)  # warm-up: kernels, allocator

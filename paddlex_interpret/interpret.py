@@ -20,7 +20,7 @@ from .engine._validation import check_positive_int
 from .models import as_classifier
 
 __all__ = ["lime", "normlime", "glime", "smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "scorecam", "lrp",
-           "consensus", "compare", "evaluate", "EvaluationReport"]
+           "consensus", "compare", "evaluate", "EvaluationReport", "lime_text"]
 
 
 def _prepare_save_dir(save_dir) -> Path:
@@ -723,4 +723,71 @@ def glime(img_file: ImageSource, model, dataset=None, num_samples: int = 1000, b
         suffix = "" if target is None else f"_class{explanation.target}"
         path = out_dir / f"{image_name(img_file)}_glime_s{num_samples}{suffix}.png"
         explanation.figure_path = str(save_lime_figure(explanation, path, show_negative=show_negative))
+    return explanation
+
+
+def lime_text(text: str, model, tokenizer=None, num_samples: int = 1000, batch_size: int = 50,
+              target: Union[None, int, Sequence[int]] = None, top_k: int = 1, mask_token: str = "unk",
+              random_state: Optional[int] = None, save_dir: Union[str, os.PathLike, None] = None,
+              name: str = "text", *, progress: bool = True):
+    """Explain a text classification with LIME (hide tokens) and optionally save an HTML page.
+
+    Parameters
+    ----------
+    text : str
+        The text to explain (not empty).
+    model : TextClassifier or paddle.nn.Layer
+        A PaddleNLP sequence classifier (``ErnieForSequenceClassification``,
+        ``BertForSequenceClassification``, ``AutoModelForSequenceClassification.from_...``) or any
+        ``paddle.nn.Layer`` that maps ``input_ids`` to logits ``(batch, classes)``; or a
+        :class:`paddlex_interpret.text.TextClassifier` (then ``tokenizer`` stays None). Class names
+        come from ``model.config.id2label``.
+    tokenizer : PaddleNLP tokenizer, default None
+        The model's tokenizer; required unless ``model`` is a TextClassifier.
+    num_samples : int, default 1000
+        Perturbed texts (>= 2; the first is the text itself).
+    batch_size : int, default 50
+        Texts per forward pass (bounds memory; does not change results).
+    target : int or list of int, default None
+        Class(es) to explain; default: the ``top_k`` most probable classes.
+    top_k : int, default 1
+    mask_token : {'unk', 'pad', 'remove'}, default 'unk'
+        Hidden tokens are replaced by the unknown token, replaced by padding (hidden from
+        attention) or removed.
+    random_state : int or None, default None
+        Seed; None draws one and records it in ``explanation.params['random_state']``.
+    save_dir : path or None, default None
+        Folder (created with missing parents) for ``<name>_lime_text.html``, written atomically;
+        nothing else is written. None writes nothing.
+    name : str, default 'text'
+        Stem of the HTML file name.
+    progress : bool, default True (keyword only)
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    paddlex_interpret.text.TextExplanation
+        Per-token weights (``.top_tokens()``, ``.weights``), probabilities, the fit's R^2
+        (``.score``) and the seed; ``.html_path`` is the page written, if any.
+    """
+    from ._home import atomic_write
+    from .text import LimeText, as_text_classifier, explanation_to_html
+
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError("text is empty (or only whitespace); give the text to explain")
+    if save_dir is not None and (not isinstance(name, str) or not name.strip() or name in (".", "..")
+                                 or any(sep in name for sep in ("/", "\\", os.sep))):
+        raise ValueError(f"name must be a non-empty file name stem without path separators, got {name!r}")
+    classifier = as_text_classifier(model, tokenizer)
+    engine = LimeText(classifier, num_samples=num_samples, batch_size=batch_size, mask_token=mask_token,
+                      random_state=random_state, progress=progress)
+    explanation = engine.explain(text, targets=target, top_k=top_k)
+    if save_dir is not None:
+        path = _prepare_save_dir(save_dir) / f"{name}_lime_text.html"
+        page = explanation_to_html(explanation)
+        with atomic_write(path) as tmp:
+            tmp.write_text(page, encoding="utf-8")
+        explanation.html_path = str(path)
     return explanation

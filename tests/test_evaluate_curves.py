@@ -276,13 +276,14 @@ def test_batch_size_invariance_exact(mosaic, intact, linear):
 
 
 def test_batch_size_invariance_cnn(mosaic, small_cnn):
-    # a real conv net: float32 kernels may round differently per batch shape, nothing more
+    # a real conv net: float32 kernels may round differently per batch shape, and batches of more
+    # than one image run through Paddle Inference (oneDNN) - float32 rounding, nothing more
     clf = PaddleLayerClassifier(small_cnn, preprocess=PLAIN)
     target = int(np.argmax(clf.predict_proba(mosaic[None])[0]))
     rng = np.random.default_rng(1)
     explanations = [_superpixel(mosaic, rng.normal(size=N_BLOCKS), target=target),
                     _pixel(mosaic, rng.normal(size=(3, SIZE, SIZE)), target=target)]
-    _assert_same(_scores_by_batch_size(clf, explanations, METRICS), rtol=1e-4, atol=1e-7)
+    _assert_same(_scores_by_batch_size(clf, explanations, METRICS), rtol=1e-4, atol=1e-5)
 
 
 # -- infidelity ----------------------------------------------------------------------------------------

@@ -317,18 +317,20 @@ def test_cli_lime_with_model_paths(paddlex_training_output, paddleclas_config, p
 
     _, _, inference = paddlex_training_output
     config, weights, _ = paddleclas_config
+    (tmp_path / "labels.txt").write_text("\n".join(LABELS) + "\n")
     runs = {
         "paddlex": ["--model", str(inference)],
         "paddleclas": ["--model", str(config), "--weights", str(weights)],
-        "exported": ["--model", str(inference / "inference"), "--resize-short", "160", "--crop-size", "128"],
+        "exported": ["--model", str(inference / "inference"), "--resize-short", "160", "--crop-size", "128",
+                     "--labels", str(tmp_path / "labels.txt")],
     }
     for name, options in runs.items():
-        out = tmp_path / name
+        out = tmp_path / "runs" / name
         code = cli.main(["lime", str(photo), "--num-samples", "30", "--batch-size", "30", "--no-progress",
                          "--save-dir", str(out), *options])
         printed = capsys.readouterr()
         assert code == 0, printed.err
         assert [p.name for p in out.iterdir()] == ["chelsea_lime_s30.png"]
         assert any(label in printed.out for label in LABELS)  # label names reached the report
-    code = cli.main(["lime", str(photo), "--model", str(inference / "inference"), "--save-dir", str(tmp_path)])
+    code = cli.main(["lime", str(photo), "--model", str(inference / "inference"), "--save-dir", str(tmp_path / "x")])
     assert code == 1 and "give preprocess=" in capsys.readouterr().err

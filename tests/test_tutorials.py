@@ -88,3 +88,13 @@ def test_normlime_tutorial_runs_and_reuses_the_weights(script, reused_line, tmp_
     assert (tmp_path / f"chelsea_glime_s{NUM_SAMPLES}.png").is_file(), output
     assert len(list(tmp_path.glob(f"chelsea_glime_s{NUM_SAMPLES}*.png"))) == 2, output  # force 1 and 1000
     assert reused_line in result.stdout, output
+
+
+@pytest.mark.paddlenlp
+@pytest.mark.parametrize("script", ["text_lime.py", "text_lime_zh.py"])
+def test_text_tutorial_writes_its_page(script, tmp_path):
+    result, output = run_tutorial(script, str(tmp_path), "--num-samples", "100", "--epochs", "1", "--no-progress")
+    page = tmp_path / "review_lime_text.html"
+    assert page.is_file(), output
+    text = page.read_text(encoding="utf-8")
+    assert text.lstrip().lower().startswith("<!doctype html") and "<script" not in text.lower()

@@ -50,14 +50,15 @@ class ImagePreprocess:
     """
 
     resize_short: Optional[int] = 256
-    resize_to: Optional[Tuple[int, int]] = None
     crop_size: Union[int, Tuple[int, int], None] = 224
     mean: Sequence[float] = IMAGENET_MEAN
     std: Sequence[float] = IMAGENET_STD
     scale: float = 1.0 / 255.0
     interpolation: str = "bilinear"
-    channel_order: str = "rgb"
     normalize: Optional[Callable[[np.ndarray], np.ndarray]] = field(default=None, repr=False)
+    # Newer fields go last so positional construction keeps working.
+    resize_to: Optional[Tuple[int, int]] = None
+    channel_order: str = "rgb"
 
     def __post_init__(self):
         if self.resize_short is not None and (
