@@ -152,7 +152,19 @@ def test_exported_model_without_weights_names_the_gradient_methods(paddlex_train
         (lone / f.name).write_bytes(f.read_bytes())
     clf = as_classifier(str(lone))
     assert clf.predict_proba(clf.image_as_explained(photo)[None]).shape == (1, 3)
-    with pytest.raises(GradientsUnavailableError, match=r"dygraph.*smoothgrad.*best_model\.pdparams"):
+    # occlusion is black-box: it runs on the exported program and agrees with the dygraph network
+    net, _, _ = paddlex_training_output
+    from paddlex_interpret.engine.perturbation import Occlusion
+
+    img = clf.image_as_explained(photo)[None]
+    params = dict(sliding_window_shapes=(32, 32), strides=(32, 32), perturbations_per_eval=8, score="logit",
+                  progress=False)
+    exported = Occlusion(clf, **params).attribute(img, [1])
+    reference = Occlusion(PaddleLayerClassifier(net, preprocess=clf.preprocess, runner="dygraph"),
+                          **params).attribute(img, [1])
+    assert np.abs(reference).max() > 1e-4
+    np.testing.assert_allclose(exported, reference, rtol=1e-3, atol=1e-6)
+    with pytest.raises(GradientsUnavailableError, match=r"dygraph.*occlusion.*smoothgrad.*best_model\.pdparams"):
         interpret.smoothgrad(str(photo), clf, save_dir=tmp_path, n_samples=2)
 
 

@@ -335,6 +335,10 @@ def test_save_load_round_trip(ernie, ernie_tokenizer, tmp_path):
     np.testing.assert_array_equal(back.class_probabilities, exp.class_probabilities)
     assert back.top_tokens(k=3) == exp.top_tokens(k=3) and back.seed == 3
     assert explanation_to_html(back) == explanation_to_html(exp)
+    from paddlex_interpret.engine import load_explanation
+
+    generic = load_explanation(path)  # the kind is read from the file
+    assert isinstance(generic, TextExplanation) and generic.tokens == exp.tokens
 
 
 # -- (h) the task API writes exactly one HTML file ----------------------------------------------------------

@@ -242,6 +242,10 @@ def load_explanation(path):
     """Load any explanation saved by paddlex_interpret (the type is read from the file)."""
     meta, _ = _read_npz(path)
     kinds = {"superpixel": SuperpixelExplanation, "pixel": PixelExplanation}
+    if meta.get("kind") == "text":
+        from ..text.lime_text import TextExplanation  # no paddlenlp import
+
+        kinds["text"] = TextExplanation
     if meta.get("kind") not in kinds:
         raise ValueError(f"'{path}' holds an unknown explanation kind {meta.get('kind')!r}")
     return kinds[meta["kind"]].load(path)

@@ -130,6 +130,14 @@ class ScoringClassifier(Classifier):
                 ) from exc
         return self._num_classes
 
+    def scores_for_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """Raw network outputs ``(N, classes)`` (float64) for an already normalised float32 batch,
+        without gradients - the black-box path methods that perturb the network input use."""
+        scores = np.asarray(self._batch_scores(np.ascontiguousarray(inputs, dtype=np.float32)), dtype=np.float64)
+        if scores.ndim != 2 or scores.shape[0] != len(inputs):
+            raise ValueError(f"the network must return scores of shape (batch, classes); got {tuple(scores.shape)}")
+        return scores
+
     def _raw_scores(self, images: np.ndarray) -> np.ndarray:
         scores = np.asarray(self._batch_scores(self.preprocess(images)), dtype=np.float64)
         if scores.ndim != 2 or scores.shape[0] != len(images):

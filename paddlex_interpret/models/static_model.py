@@ -12,14 +12,14 @@ from .inference_runner import InferenceRunner, find_static_model
 
 __all__ = ["StaticClassifier", "BLACK_BOX_METHODS", "GRADIENT_METHODS"]
 
-BLACK_BOX_METHODS = ("lime", "normlime", "glime", "evaluate (deletion, insertion, morf, lerf, infidelity)")
-GRADIENT_METHODS = ("smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "scorecam", "lrp", "consensus")
+BLACK_BOX_METHODS = ("lime", "normlime", "glime", "occlusion", "evaluate (deletion, insertion, morf, lerf, infidelity)")
+GRADIENT_METHODS = ("smoothgrad", "intgrad", "gradshap", "gradcam", "scorecam", "lrp", "consensus")
 
 
 class StaticClassifier(ScoringClassifier):
     """An exported image classifier, run through Paddle Inference (oneDNN on CPU).
 
-    Black-box methods (LIME, NormLIME, G-LIME, the perturbation metrics) work on it. Methods that
+    Black-box methods (LIME, NormLIME, G-LIME, Occlusion, the perturbation metrics) work on it. Methods that
     need gradients or layers work when a dygraph ``network`` with the same weights is given; it
     is then used for those methods only.
 

@@ -1,13 +1,14 @@
 """Occlusion (Zeiler & Fergus 2014): how much the target's score drops when a window is hidden."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Dict, Sequence, Tuple, Union
 
 import numpy as np
 import paddle
 from tqdm.auto import tqdm
 
-from ...models.base import Classifier
+from ...models.base import Classifier, ScoringClassifier, softmax
 from .._validation import check_positive_int
 from ..base import AttributionMethod, check_images, resolve_targets
 from ..gradients._core import objective
@@ -55,7 +56,9 @@ class Occlusion(AttributionMethod):
     Parameters
     ----------
     classifier : Classifier
-        Needs a ``forward`` (no gradient is taken) and ``preprocess``.
+        Any classifier: those that score batches themselves (dygraph layers, exported and PaddleX
+        models) are run black-box, through Paddle Inference where available; others need a
+        ``forward`` (no gradient is taken).
     sliding_window_shapes : (c, h, w) or (h, w), default (3, 16, 16)
         Window shape in the normalised input; ``(h, w)`` spans all channels.
     strides : int, (h, w) or (c, h, w), default 8
@@ -180,7 +183,10 @@ class Occlusion(AttributionMethod):
         coverage = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
 
         total = np.zeros(x.shape, dtype=np.float64)
-        with paddle.no_grad(), self.classifier.eval_context():
+        # Black-box classifiers score batches themselves (eval mode, Paddle Inference where
+        # available); others run their differentiable forward here without gradients.
+        context = contextlib.nullcontext() if self._black_box else self.classifier.eval_context()
+        with paddle.no_grad(), context:
             original = np.concatenate([
                 self._scores(x[i:i + per_eval], targets[i:i + per_eval]) for i in range(0, len(x), per_eval)
             ])
@@ -204,7 +210,19 @@ class Occlusion(AttributionMethod):
                     bar.update(len(pair))
         return (total / coverage).astype(np.float32)
 
+    @property
+    def _black_box(self) -> bool:
+        return isinstance(self.classifier, ScoringClassifier)
+
     def _scores(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        if self._black_box:
+            raw = self.classifier.scores_for_inputs(inputs)
+            chosen_raw = raw[np.arange(len(raw)), targets]
+            if self.classifier.outputs_probabilities:
+                return np.log(np.clip(chosen_raw, 1e-12, None)) if self.score == "logit" else chosen_raw
+            if self.score == "logit":
+                return chosen_raw
+            return softmax(raw)[np.arange(len(raw)), targets]
         out = self.classifier.forward(paddle.to_tensor(np.ascontiguousarray(inputs, dtype=np.float32)))
         value = objective(self.classifier, out, paddle.to_tensor(np.asarray(targets, dtype=np.int64)), self.score)
         return value.numpy().astype(np.float64)
