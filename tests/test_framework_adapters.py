@@ -346,3 +346,32 @@ def test_cli_lime_with_model_paths(paddlex_training_output, paddleclas_config, p
         assert any(label in printed.out for label in LABELS)  # label names reached the report
     code = cli.main(["lime", str(photo), "--model", str(inference / "inference"), "--save-dir", str(tmp_path / "x")])
     assert code == 1 and "give preprocess=" in capsys.readouterr().err
+
+
+def test_corrupt_model_files_give_named_errors(paddlex_training_output, tmp_path):
+    """A truncated .pdiparams, a garbled program and unreadable YAML: clear errors naming the file,
+    never a crash inside Paddle."""
+    from paddlex_interpret.models.inference_runner import StaticModelError
+    from paddlex_interpret.models.paddlex3 import PaddleXModelError
+
+    _, _, inference = paddlex_training_output
+
+    def copy_to(name):
+        folder = tmp_path / name
+        folder.mkdir()
+        for f in inference.iterdir():
+            (folder / f.name).write_bytes(f.read_bytes())
+        return folder
+
+    params = copy_to("params") / "inference.pdiparams"
+    params.write_bytes(params.read_bytes()[: params.stat().st_size // 2])
+    with pytest.raises(StaticModelError, match=r"could not load .*inference\.json"):
+        as_classifier(str(params.parent))
+    program = copy_to("program") / "inference.json"
+    program.write_text('{"not": "a program"')
+    with pytest.raises(StaticModelError, match=r"could not load .*inference\.json"):
+        as_classifier(str(program.parent))
+    config = copy_to("config") / "inference.yml"
+    config.write_text("PreProcess: [unclosed\n")
+    with pytest.raises(PaddleXModelError, match=r"inference\.yml' is not valid YAML"):
+        as_classifier(str(config.parent))
