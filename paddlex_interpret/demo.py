@@ -18,7 +18,7 @@ from .data import ImagePreprocess
 __all__ = ["load_model", "image_paths", "imagenet_labels", "run", "DEFAULT_NUM_SAMPLES"]
 
 # About 2 minutes for both photos on a 2-core CPU (see README).
-DEFAULT_NUM_SAMPLES = 300
+DEFAULT_NUM_SAMPLES = 1000
 DEMO_PHOTOS = ("chelsea", "coffee")
 _CACHE_NAME = "efficientnet_lite0_imagenet.pdparams"
 
