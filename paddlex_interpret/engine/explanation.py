@@ -13,8 +13,65 @@ __all__ = ["SuperpixelExplanation", "PixelExplanation", "load_explanation"]
 _FORMAT_VERSION = 1
 
 
+class SurrogateResults:
+    """What LIME-family explanations (images and text) share: per explained class a weight
+    vector and the local fit's results, views on the primary (first) class, and their storage.
+
+    Subclasses are dataclasses with the fields ``targets``, ``weights``, ``label_names``,
+    ``probabilities``, ``intercepts``, ``scores`` and ``local_predictions``.
+    """
+
+    @property
+    def target(self) -> int:
+        return self.targets[0]
+
+    @property
+    def label_name(self) -> str:
+        return self.label_names[self.target]
+
+    @property
+    def probability(self) -> float:
+        return self.probabilities[self.target]
+
+    @property
+    def score(self) -> float:
+        """Weighted R^2 of the local fit for the primary class."""
+        return self.scores.get(self.target, float("nan"))
+
+    def weights_of(self, target: Optional[int] = None) -> np.ndarray:
+        """The weights of ``target`` (default: the primary class)."""
+        target = self.target if target is None else int(target)
+        if target not in self.weights:
+            raise KeyError(f"class {target} was not explained; explained classes: {self.targets}")
+        return self.weights[target]
+
+
+    def _per_class_meta(self) -> dict:
+        """The per-class results as JSON metadata (class keys as strings)."""
+        return {
+            "targets": [int(t) for t in self.targets],
+            "label_names": {str(k): v for k, v in self.label_names.items()},
+            "probabilities": {str(k): float(v) for k, v in self.probabilities.items()},
+            "intercepts": {str(k): float(v) for k, v in self.intercepts.items()},
+            "scores": {str(k): float(v) for k, v in self.scores.items()},
+            "local_predictions": {str(k): float(v) for k, v in self.local_predictions.items()},
+        }
+
+    def _weight_arrays(self) -> dict:
+        return {f"weights_{t}": np.asarray(w, dtype=np.float64) for t, w in self.weights.items()}
+
+    @staticmethod
+    def _per_class_fields(meta: dict, data) -> dict:
+        """Constructor arguments read back from :meth:`_per_class_meta` and :meth:`_weight_arrays`."""
+        return dict(targets=[int(t) for t in meta["targets"]],
+                    weights={int(t): data[f"weights_{t}"] for t in meta["targets"]},
+                    label_names=_int_keys(meta["label_names"]), probabilities=_int_keys(meta["probabilities"]),
+                    intercepts=_int_keys(meta["intercepts"]), scores=_int_keys(meta["scores"]),
+                    local_predictions=_int_keys(meta["local_predictions"]))
+
+
 @dataclass
-class SuperpixelExplanation:
+class SuperpixelExplanation(SurrogateResults):
     """Per-superpixel weights for one image and one or more classes (LIME-family methods).
 
     Attributes
@@ -51,37 +108,13 @@ class SuperpixelExplanation:
     params: Dict[str, Any] = field(default_factory=dict)
     figure_path: Optional[str] = None
 
-    # -- convenience views on the primary class ---------------------------------------------
-    @property
-    def target(self) -> int:
-        return self.targets[0]
-
-    @property
-    def label_name(self) -> str:
-        return self.label_names[self.target]
-
-    @property
-    def probability(self) -> float:
-        return self.probabilities[self.target]
-
-    @property
-    def score(self) -> float:
-        """Weighted R^2 of the local fit for the primary class."""
-        return self.scores.get(self.target, float("nan"))
-
     @property
     def num_superpixels(self) -> int:
         return int(self.segments.max()) + 1
 
-    def _weights_of(self, target: Optional[int]) -> np.ndarray:
-        target = self.target if target is None else int(target)
-        if target not in self.weights:
-            raise KeyError(f"class {target} was not explained; explained classes: {self.targets}")
-        return self.weights[target]
-
     def ranked_superpixels(self, target: Optional[int] = None, positive_only: bool = False) -> np.ndarray:
         """Superpixel ids ordered by decreasing weight (by decreasing |weight| unless positive_only)."""
-        w = self._weights_of(target)
+        w = self.weights_of(target)
         if positive_only:
             ids = np.flatnonzero(w > 0)
             return ids[np.argsort(-w[ids], kind="stable")]
@@ -89,38 +122,21 @@ class SuperpixelExplanation:
 
     def pixel_map(self, target: Optional[int] = None) -> np.ndarray:
         """The weights painted onto pixels: ``(H, W)`` float array."""
-        return self._weights_of(target)[self.segments]
+        return self.weights_of(target)[self.segments]
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write an ``.npz`` (arrays + JSON metadata; no pickle). Returns the path written."""
-        meta = {
-            "kind": "superpixel",
-            "method": self.method,
-            "targets": [int(t) for t in self.targets],
-            "label_names": {str(k): v for k, v in self.label_names.items()},
-            "probabilities": {str(k): float(v) for k, v in self.probabilities.items()},
-            "intercepts": {str(k): float(v) for k, v in self.intercepts.items()},
-            "scores": {str(k): float(v) for k, v in self.scores.items()},
-            "local_predictions": {str(k): float(v) for k, v in self.local_predictions.items()},
-            "params": self.params,
-            "figure_path": self.figure_path,
-        }
-        arrays = {f"weights_{t}": np.asarray(w, dtype=np.float64) for t, w in self.weights.items()}
-        return _write_npz(path, meta, image=self.image, segments=self.segments, **arrays)
+        meta = {"kind": "superpixel", "method": self.method, **self._per_class_meta(), "params": self.params,
+                "figure_path": self.figure_path}
+        return _write_npz(path, meta, image=self.image, segments=self.segments, **self._weight_arrays())
 
     @classmethod
     def load(cls, path) -> "SuperpixelExplanation":
         """Read a file written by :meth:`save`."""
         meta, data = _read_npz(path, "superpixel")
-        image, segments = data["image"], data["segments"]
-        weights = {int(t): data[f"weights_{t}"] for t in meta["targets"]}
-
-        return cls(method=meta["method"], image=image, segments=segments, targets=meta["targets"], weights=weights,
-                   label_names=_int_keys(meta["label_names"]), probabilities=_int_keys(meta["probabilities"]),
-                   intercepts=_int_keys(meta["intercepts"]), scores=_int_keys(meta["scores"]),
-                   local_predictions=_int_keys(meta["local_predictions"]), params=meta["params"],
-                   figure_path=meta["figure_path"])
+        return cls(method=meta["method"], image=data["image"], segments=data["segments"],
+                   **cls._per_class_fields(meta, data), params=meta["params"], figure_path=meta["figure_path"])
 
 
 def _int_keys(d):

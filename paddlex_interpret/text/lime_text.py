@@ -9,8 +9,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..engine._validation import check_positive_int, resolve_seed
-from ..engine.explanation import _read_npz, _write_npz
-from ..engine.lime.local_model import FEATURE_SELECTIONS, cosine_distance_to_original, exponential_kernel, \
+from ..engine.explanation import SurrogateResults, _read_npz, _write_npz
+from ..engine.lime.local_model import check_surrogate_params, cosine_distance_to_original, exponential_kernel, \
     fit_local_model
 from .classifier import TextClassifier
 
@@ -28,7 +28,7 @@ class TokenWeight(NamedTuple):
 
 
 @dataclass
-class TextExplanation:
+class TextExplanation(SurrogateResults):
     """Per-token LIME weights for one text and one or more classes.
 
     Attributes
@@ -75,27 +75,10 @@ class TextExplanation:
     params: Dict[str, Any] = field(default_factory=dict)
     html_path: Optional[str] = None
 
-    # -- views on the primary class -------------------------------------------------------------
-    @property
-    def target(self) -> int:
-        return self.targets[0]
-
-    @property
-    def label_name(self) -> str:
-        return self.label_names[self.target]
-
-    @property
-    def probability(self) -> float:
-        return self.probabilities[self.target]
-
+    # -- views on the primary class (target, label_name, probability, score: SurrogateResults) ---
     @property
     def intercept(self) -> float:
         return self.intercepts.get(self.target, float("nan"))
-
-    @property
-    def score(self) -> float:
-        """Weighted R^2 of the local fit for the primary class."""
-        return self.scores.get(self.target, float("nan"))
 
     @property
     def seed(self) -> Optional[int]:
@@ -115,13 +98,6 @@ class TextExplanation:
     def predicted_label(self) -> str:
         c = self.predicted_class
         return self.class_names[c] if c < len(self.class_names) else str(c)
-
-    def weights_of(self, target: Optional[int] = None) -> np.ndarray:
-        """The token weights of ``target`` (default: the primary class)."""
-        target = self.target if target is None else int(target)
-        if target not in self.weights:
-            raise KeyError(f"class {target} was not explained; explained classes: {self.targets}")
-        return self.weights[target]
 
     def top_tokens(self, target: Optional[int] = None, k: Optional[int] = 5,
                    absolute: bool = False) -> List[TokenWeight]:
@@ -150,41 +126,21 @@ class TextExplanation:
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write an ``.npz`` (arrays + JSON metadata; no pickle). Returns the path written."""
-        meta = {
-            "kind": "text",
-            "method": self.method,
-            "text": self.text,
-            "tokens": list(self.tokens),
-            "targets": [int(t) for t in self.targets],
-            "label_names": {str(k): v for k, v in self.label_names.items()},
-            "probabilities": {str(k): float(v) for k, v in self.probabilities.items()},
-            "intercepts": {str(k): float(v) for k, v in self.intercepts.items()},
-            "scores": {str(k): float(v) for k, v in self.scores.items()},
-            "local_predictions": {str(k): float(v) for k, v in self.local_predictions.items()},
-            "class_names": list(self.class_names),
-            "params": self.params,
-            "html_path": self.html_path,
-        }
-        arrays = {f"weights_{t}": np.asarray(w, dtype=np.float64) for t, w in self.weights.items()}
+        meta = {"kind": "text", "method": self.method, "text": self.text, "tokens": list(self.tokens),
+                **self._per_class_meta(), "class_names": list(self.class_names), "params": self.params,
+                "html_path": self.html_path}
         return _write_npz(path, meta, token_ids=np.asarray(self.token_ids, dtype=np.int64),
-                          class_probabilities=np.asarray(self.class_probabilities, dtype=np.float64), **arrays)
+                          class_probabilities=np.asarray(self.class_probabilities, dtype=np.float64),
+                          **self._weight_arrays())
 
     @classmethod
     def load(cls, path) -> "TextExplanation":
         """Read a file written by :meth:`save`."""
         meta, data = _read_npz(path, "text")
-
-        def int_keys(d):
-            return {int(k): v for k, v in d.items()}
-
         return cls(method=meta["method"], text=meta["text"], tokens=list(meta["tokens"]),
-                   token_ids=[int(i) for i in data["token_ids"]], targets=[int(t) for t in meta["targets"]],
-                   weights={int(t): data[f"weights_{t}"] for t in meta["targets"]},
-                   label_names=int_keys(meta["label_names"]), probabilities=int_keys(meta["probabilities"]),
-                   intercepts=int_keys(meta["intercepts"]), scores=int_keys(meta["scores"]),
-                   local_predictions=int_keys(meta["local_predictions"]), class_names=list(meta["class_names"]),
-                   class_probabilities=data["class_probabilities"], params=meta["params"],
-                   html_path=meta["html_path"])
+                   token_ids=[int(i) for i in data["token_ids"]], **cls._per_class_fields(meta, data),
+                   class_names=list(meta["class_names"]), class_probabilities=data["class_probabilities"],
+                   params=meta["params"], html_path=meta["html_path"])
 
 
 class LimeText:
@@ -237,13 +193,8 @@ class LimeText:
         if mask_token == "pad" and not classifier._has_pad:
             raise ValueError("mask_token='pad' needs a tokenizer with a pad token; use 'unk' or 'remove'")
         self.mask_token = mask_token
-        if isinstance(kernel_width, bool) or not (isinstance(kernel_width, (int, float)) and kernel_width > 0):
-            raise ValueError(f"kernel_width must be a positive number, got {kernel_width!r}")
-        self.kernel_width = float(kernel_width)
-        if feature_selection not in FEATURE_SELECTIONS:
-            raise ValueError(f"feature_selection must be one of {FEATURE_SELECTIONS}, got {feature_selection!r}")
-        self.feature_selection = feature_selection
-        self.num_features = None if num_features is None else check_positive_int(num_features, "num_features")
+        self.kernel_width, self.feature_selection, self.num_features = check_surrogate_params(
+            kernel_width, feature_selection, num_features)
         self.random_state = random_state
         self.progress = progress
 

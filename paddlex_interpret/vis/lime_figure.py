@@ -30,7 +30,7 @@ def superpixel_grid(explanation: SuperpixelExplanation, target: int, rows: int):
 def lime_figure(explanation: SuperpixelExplanation, target: Optional[int] = None, show_negative: bool = False) -> Figure:
     """Build (do not show) the 2x5 LIME figure for ``target`` (default: the primary class)."""
     target = explanation.target if target is None else int(target)
-    weights = explanation._weights_of(target)
+    weights = explanation.weights_of(target)
     image, segments = explanation.image, explanation.segments
     name = explanation.label_names[target]
 

@@ -30,7 +30,7 @@ def normlime_figure(result, target: Optional[int] = None) -> Figure:
     fig, axes = superpixel_grid(base, target, rows=4)
 
     for row, (attr, title) in zip(axes[1:], ROW_NAMES):
-        weights = getattr(result, attr)._weights_of(target)
+        weights = getattr(result, attr).weights_of(target)
         for ax, threshold in zip(row, PANEL_THRESHOLDS):
             chosen = select_superpixels(weights, segments, threshold)
             ax.imshow(paint_superpixels(image, segments, chosen, []))

@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 from ...models.base import Classifier
 from .._validation import check_positive_int, resolve_seed
 from ..explanation import SuperpixelExplanation
-from .local_model import FEATURE_SELECTIONS, cosine_distance_to_original, exponential_kernel, fit_local_model
+from .local_model import check_surrogate_params, cosine_distance_to_original, exponential_kernel, fit_local_model
 from .segmentation import DEFAULT_SEGMENTATION_PARAMS, segment
 
 __all__ = ["LimeImage"]
@@ -70,13 +70,8 @@ class LimeImage:
         self.hide_color = _check_hide_color(hide_color)
         self.segmentation = segmentation
         self.segmentation_params = dict(segmentation_params or {})
-        if not (isinstance(kernel_width, (int, float)) and kernel_width > 0):
-            raise ValueError(f"kernel_width must be a positive number, got {kernel_width!r}")
-        self.kernel_width = float(kernel_width)
-        if feature_selection not in FEATURE_SELECTIONS:
-            raise ValueError(f"feature_selection must be one of {FEATURE_SELECTIONS}, got {feature_selection!r}")
-        self.feature_selection = feature_selection
-        self.num_features = None if num_features is None else check_positive_int(num_features, "num_features")
+        self.kernel_width, self.feature_selection, self.num_features = check_surrogate_params(
+            kernel_width, feature_selection, num_features)
         self.random_state = random_state
         self.progress = progress
 

@@ -2,15 +2,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 from sklearn.linear_model import Ridge
 
-__all__ = ["cosine_distance_to_original", "exponential_kernel", "select_features", "fit_local_model", "LocalFit",
-           "FEATURE_SELECTIONS"]
+from .._validation import check_positive_int
+
+__all__ = ["check_surrogate_params", "cosine_distance_to_original", "exponential_kernel", "select_features",
+           "fit_local_model", "LocalFit", "FEATURE_SELECTIONS"]
 
 FEATURE_SELECTIONS = ("auto", "highest_weights", "forward_selection", "none")
+
+
+def check_surrogate_params(kernel_width, feature_selection: str, num_features) -> Tuple[float, str, Optional[int]]:
+    """Validate the local model's parameters shared by image and text LIME; returns them normalised."""
+    if isinstance(kernel_width, bool) or not (isinstance(kernel_width, (int, float)) and kernel_width > 0):
+        raise ValueError(f"kernel_width must be a positive number, got {kernel_width!r}")
+    if feature_selection not in FEATURE_SELECTIONS:
+        raise ValueError(f"feature_selection must be one of {FEATURE_SELECTIONS}, got {feature_selection!r}")
+    num_features = None if num_features is None else check_positive_int(num_features, "num_features")
+    return float(kernel_width), feature_selection, num_features
 
 
 def cosine_distance_to_original(masks: np.ndarray) -> np.ndarray:
