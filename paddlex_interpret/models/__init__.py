@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .base import Classifier, GradientsUnavailableError, LabelCountError
+from .base import Classifier, GradientsUnavailableError, LabelCountError, check_overrides
 from .paddle_layer import PaddleLayerClassifier, eval_mode
 from .static_model import StaticClassifier
 
@@ -32,10 +32,7 @@ def _from_path(path: str, overrides: dict) -> Classifier:
             f"{path!r} holds weights only; give the architecture too: as_classifier(('config.yaml', "
             f"'{os.path.basename(path)}')) for PaddleClas, or a paddle.nn.Layer with the weights loaded"
         )
-    unknown = set(overrides) - {"preprocess", "labels", "output", "network", "threads"}
-    if unknown:
-        raise TypeError(f"unknown overrides {sorted(unknown)} for an exported model; valid: labels, network, "
-                        "output, preprocess, threads")
+    check_overrides(overrides, ("labels", "network", "output", "preprocess", "threads"), "an exported model")
     if "preprocess" not in overrides:
         from .inference_runner import find_static_model
 
@@ -106,11 +103,7 @@ def as_classifier(model, **overrides) -> Classifier:
                 f"{type(model).__name__} is a text classifier; explain it with interpret.lime_text(text, model, "
                 "tokenizer)"
             )
-        unknown = set(overrides) - {"preprocess", "labels", "output", "runner"}
-        if unknown:
-            raise TypeError(
-                f"unknown overrides {sorted(unknown)} for a paddle.nn.Layer; valid: labels, output, preprocess, runner"
-            )
+        check_overrides(overrides, ("labels", "output", "preprocess", "runner"), "a paddle.nn.Layer")
         return PaddleLayerClassifier(model, **overrides)
     raise TypeError(f"cannot explain a {type(model).__module__}.{type(model).__name__}: expected {_EXPECTED}")
 

@@ -75,6 +75,13 @@ class Classifier(abc.ABC):
         return [(int(i), self.label_name(int(i)), float(probs[i])) for i in order]
 
 
+def check_overrides(overrides, valid: Sequence[str], kind: str) -> None:
+    """Refuse adapter overrides that ``kind`` does not take, naming the ones it does."""
+    unknown = set(overrides) - set(valid)
+    if unknown:
+        raise TypeError(f"unknown overrides {sorted(unknown)} for {kind}; valid: {', '.join(valid)}")
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Numerically stable softmax over the last axis."""
     z = logits - logits.max(axis=-1, keepdims=True)

@@ -27,7 +27,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from ..data import ImagePreprocess
-from .base import Classifier, LabelCountError
+from .base import Classifier, LabelCountError, check_overrides
 from .transform_config import TransformConfigError
 
 __all__ = ["is_paddle_model", "from_paddle_model", "preprocess_from_vision_transforms", "PaddleVisionPreprocess"]
@@ -427,9 +427,7 @@ def from_paddle_model(obj, dataset=None, *, image_backend: Optional[str] = None,
     """
     from .paddle_layer import PaddleLayerClassifier
 
-    unknown = set(overrides) - set(_OVERRIDES)
-    if unknown:
-        raise TypeError(f"unknown overrides {sorted(unknown)} for a paddle.Model; valid: {', '.join(_OVERRIDES)}")
+    check_overrides(overrides, _OVERRIDES, "a paddle.Model")
     if not is_paddle_model(obj):
         raise TypeError(f"expected a paddle.Model (paddle.hapi.model.Model), got {type(obj).__name__}")
     if image_backend is not None and image_backend not in _BACKENDS:

@@ -24,7 +24,7 @@ import warnings
 from typing import List, Optional
 
 from ..data import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
-from .base import Classifier, LabelCountError
+from .base import Classifier, LabelCountError, check_overrides
 from .transform_config import TransformConfigError
 
 __all__ = ["is_legacy_paddlex", "from_legacy_paddlex", "legacy_paddlex_version", "preprocess_from_legacy_transforms",
@@ -244,12 +244,6 @@ def preprocess_from_legacy_transforms(transforms, version: int = 2, source: str 
     return ImagePreprocess(**fields, **normalize)
 
 
-def _check_overrides(overrides: dict):
-    unknown = set(overrides) - set(_OVERRIDES)
-    if unknown:
-        raise TypeError(f"unknown overrides {sorted(unknown)} for a PaddleX model; valid: {', '.join(_OVERRIDES)}")
-
-
 def _model_labels(obj) -> Optional[List[str]]:
     labels = getattr(obj, "labels", None)
     if labels is None or isinstance(labels, str) or len(labels) == 0:
@@ -313,7 +307,7 @@ def from_legacy_paddlex(obj, **overrides) -> Classifier:
     """
     from .paddle_layer import PaddleLayerClassifier
 
-    _check_overrides(overrides)
+    check_overrides(overrides, _OVERRIDES, "a PaddleX model")
     version = legacy_paddlex_version(obj)
     if version is None:
         raise TypeError(

@@ -3,12 +3,13 @@ trained ``.pdparams`` (architecture, preprocessing and label names all from the 
 from __future__ import annotations
 
 import os
+from .base import check_overrides
 from .transform_config import preprocess_from_ops
 
 __all__ = ["is_paddleclas_network", "from_paddleclas_network", "from_paddleclas_config", "read_class_id_map",
            "build_paddleclas_network", "PaddleClasConfigError"]
 
-_LAYER_OVERRIDES = ("preprocess", "labels", "output", "runner")
+_LAYER_OVERRIDES = ("labels", "output", "preprocess", "runner")
 
 
 class PaddleClasConfigError(ValueError):
@@ -23,12 +24,6 @@ def is_paddleclas_network(obj) -> bool:
     return isinstance(obj, paddle.nn.Layer) and (module.startswith("ppcls.") or module.startswith("paddleclas.ppcls."))
 
 
-def _check_overrides(overrides: dict, valid=_LAYER_OVERRIDES):
-    unknown = set(overrides) - set(valid)
-    if unknown:
-        raise TypeError(f"unknown overrides {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
-
-
 def from_paddleclas_network(network, **overrides):
     """Wrap a PaddleClas architecture instance. Preprocessing defaults to PaddleClas's ImageNet
     inference transforms (resize short side 256, centre crop 224, ImageNet mean/std on 0-1
@@ -36,7 +31,7 @@ def from_paddleclas_network(network, **overrides):
     with other ones."""
     from .paddle_layer import PaddleLayerClassifier
 
-    _check_overrides(overrides)
+    check_overrides(overrides, _LAYER_OVERRIDES, "a PaddleClas network")
     return PaddleLayerClassifier(network, **overrides)
 
 
@@ -134,7 +129,7 @@ def from_paddleclas_config(config_path, weights=None, **overrides):
 
     from .paddle_layer import PaddleLayerClassifier
 
-    _check_overrides(overrides)
+    check_overrides(overrides, _LAYER_OVERRIDES, "a PaddleClas config")
     config_path = os.fspath(config_path)
     config = _load_yaml(config_path)
     arch = dict(config.get("Arch") or {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 
+from .base import check_overrides
 from .static_model import StaticClassifier
 from .transform_config import preprocess_from_ops
 
@@ -91,9 +92,7 @@ def from_paddlex_model_dir(model_dir, **overrides) -> StaticClassifier:
     **overrides
         ``preprocess``, ``labels``, ``output``, ``network``, ``weights``, ``threads``.
     """
-    unknown = set(overrides) - set(_OVERRIDES)
-    if unknown:
-        raise TypeError(f"unknown overrides {sorted(unknown)} for a PaddleX model; valid: {', '.join(_OVERRIDES)}")
+    check_overrides(overrides, _OVERRIDES, "a PaddleX model")
     model_dir = os.fspath(model_dir)
     config = _read_config(model_dir)
     ops = _check_pipeline(config, model_dir)

@@ -13,6 +13,7 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 import paddle
 
+from ..models.base import check_overrides
 from ..models.paddle_layer import eval_mode, softmax
 
 __all__ = ["TextClassifier", "LabelCountError", "Tokenized", "is_text_classifier", "as_text_classifier"]
@@ -377,9 +378,7 @@ def as_text_classifier(model, tokenizer=None, **overrides: Any) -> TextClassifie
             raise TypeError(f"model is already a TextClassifier; {', '.join(given)} cannot be applied to it "
                             "(give them when building the TextClassifier)")
         return model
-    unknown = set(overrides) - set(_OVERRIDES)
-    if unknown:
-        raise TypeError(f"unknown overrides {sorted(unknown)} for a text classifier; valid: {', '.join(_OVERRIDES)}")
+    check_overrides(overrides, _OVERRIDES, "a text classifier")
     if not isinstance(model, paddle.nn.Layer):
         raise TypeError(f"cannot explain a {type(model).__module__}.{type(model).__name__} as a text classifier: "
                         "expected a paddle.nn.Layer sequence classifier (e.g. PaddleNLP's "
