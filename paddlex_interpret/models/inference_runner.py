@@ -2,7 +2,6 @@
 dygraph models whose perturbation methods run thousands of forwards."""
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -112,22 +111,9 @@ class InferenceRunner:
         tmp = tempfile.mkdtemp(prefix="paddlex_interpret_export_")
         try:
             prefix = os.path.join(tmp, "model")
-            with eval_mode(layer), _quiet_paddle():
+            with eval_mode(layer):
                 paddle.jit.save(layer, prefix, input_spec=spec)
             return cls(*find_static_model(prefix), threads=threads)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-
-@contextlib.contextmanager
-def _quiet_paddle():
-    """Silence the dygraph-to-static converter's chatter for the duration of an export."""
-    import logging
-
-    logger = logging.getLogger("paddle")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
