@@ -45,7 +45,7 @@ def time_methods(names):
     import paddle
 
     from paddlex_interpret import demo
-    from paddlex_interpret.interpret import _method_class
+    from paddlex_interpret.engine import get_method
 
     model = demo.load_model()
     image = model.image_as_explained(demo.image_paths()[0])
@@ -59,7 +59,7 @@ def time_methods(names):
     print(f"one forward pass (batch 1): {forward * 1000:.0f} ms")
     print(f"{'method':<11} {'seconds':>8} {'x forward':>10}  settings")
     for name in names:
-        cls = _method_class(name)
+        cls = get_method(name).load()
         start = time.perf_counter()
         cls(model, **SETTINGS.get(name, {})).explain(image, None)
         took = time.perf_counter() - start

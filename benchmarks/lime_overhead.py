@@ -19,8 +19,9 @@ import paddle
 
 from paddlex_interpret import demo
 from paddlex_interpret.engine import LimeImage
-from paddlex_interpret.engine.lime import fit_local_model, segment
-from paddlex_interpret.engine.lime import segmentation as segmentation_module
+from paddlex_interpret.data import segment
+from paddlex_interpret.data import segmentation as segmentation_module
+from paddlex_interpret.engine.lime import fit_local_model
 from paddlex_interpret.engine.lime.local_model import cosine_distance_to_original, exponential_kernel
 from paddlex_interpret.models import eval_mode
 
@@ -46,8 +47,8 @@ def lime_parts(model, image, num_samples, batch_size, seed):
     masks[0] = 1
     fill = engine._fill_image(image, segments)
     t0 = time.perf_counter()
-    for _, batch in engine._perturbed_batches(image, segments, masks, fill):
-        model.preprocess(batch)
+    for start in range(0, num_samples, batch_size):
+        model.preprocess(engine._perturbed(image, segments, masks[start:start + batch_size], fill))
     t_batches = time.perf_counter() - t0
     y = np.random.default_rng(seed).random(num_samples)
     t0 = time.perf_counter()

@@ -1,9 +1,15 @@
-"""Command line: ``paddlex-interpret demo | lime | normlime | build-prior``."""
+"""Command line: ``paddlex-interpret demo | lime | normlime | explain METHOD | compare | evaluate | build-prior``.
+
+``explain`` has one subcommand per image method of the engine's registry, with options derived
+from that method's free function in :mod:`paddlex_interpret.interpret` (its keyword parameters and
+their defaults), so a new method gets its command without touching this file.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+import inspect
+from typing import Any, Dict, List, Optional
 
 __all__ = ["main", "build_parser"]
 
@@ -47,10 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .demo import DEFAULT_NUM_SAMPLES
 
+    from .engine import available
+
+    methods = "\n".join(f"  {s.name:<11} {s.summary}" for s in available(explains="image") if s.name in _EXPLAIN_METHODS)
     parser = argparse.ArgumentParser(
         prog="paddlex-interpret",
         description="Explain the predictions of PaddlePaddle image classifiers.",
-        epilog="Run 'paddlex-interpret COMMAND --help' for a command's options.",
+        epilog=f"methods (paddlex-interpret explain METHOD IMAGE ...):\n{methods}\n\n"
+               "Run 'paddlex-interpret COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -129,6 +140,51 @@ def build_parser() -> argparse.ArgumentParser:
     normlime.add_argument("--algorithm", choices=("paddlex", "lime_average"), default="paddlex",
                           help="how the global weights are computed (default: paddlex)")
 
+    explain = sub.add_parser(
+        "explain", help="explain one image with any method (one subcommand per method)",
+        description="Explain IMAGE with METHOD and write its figure into --save-dir. Each method's options are "
+                    "its interpret.<method> parameters; the model is --model, or the demo's EfficientNet-Lite0.",
+    )
+    methods_sub = explain.add_subparsers(dest="method", metavar="METHOD")
+    from .engine import get_method
+
+    for name in _EXPLAIN_METHODS:
+        spec = get_method(name)
+        m = methods_sub.add_parser(name, help=spec.summary, description=spec.summary + ".")
+        m.add_argument("image", metavar="IMAGE", help="image file")
+        _method_options(m, name)
+        model_options(m)
+        m.add_argument("--save-explanation", action="store_true",
+                       help="also save the explanation next to the figure (.npz; for 'paddlex-interpret evaluate')")
+
+    compare = sub.add_parser(
+        "compare", help="explain one image with several methods, side by side",
+        description="Run several methods on IMAGE for one class and write <name>_compare.png.",
+    )
+    compare.add_argument("image", metavar="IMAGE", help="image file")
+    compare.add_argument("--methods", type=_names, default="lime,gradcam,smoothgrad,intgrad", metavar="M1,M2",
+                         help="comma-separated methods (default: lime,gradcam,smoothgrad,intgrad)")
+    compare.add_argument("--target", type=_positive_int(0), default=None, metavar="CLASS",
+                         help="class index to explain with every method (default: the top-1)")
+    compare.add_argument("--lime-num-samples", type=_positive_int(2), default=1000, metavar="N",
+                         help="LIME's samples (default: 1000)")
+    compare.add_argument("--style", choices=("heatmap", "overlay", "grayscale", "threshold"), default="overlay")
+    compare.add_argument("--save-dir", default="./output", metavar="DIR", help="folder for the figure (default: ./output)")
+    model_options(compare)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="score a saved explanation with evaluation metrics",
+        description="Score EXPLANATION (an .npz written with --save-explanation) with the metrics and print a table; "
+                    "--save-dir also writes the deletion/insertion curves.",
+    )
+    evaluate.add_argument("explanation", metavar="EXPLANATION", help="explanation file (.npz)")
+    evaluate.add_argument("--metrics", type=_names, default="deletion,insertion", metavar="M1,M2",
+                          help="comma-separated metrics (default: deletion,insertion)")
+    evaluate.add_argument("--batch-size", type=_positive_int(1), default=50, metavar="B")
+    evaluate.add_argument("--bbox", type=_ints, default=None, metavar="X1,Y1,X2,Y2", help="box for point_game")
+    evaluate.add_argument("--save-dir", default=None, metavar="DIR", help="folder for the curves figure")
+    model_options(evaluate)
+
     build = sub.add_parser(
         "build-prior", help="build NormLIME prior assets (stem weights + k-means) from your own images",
         description="Compute the prior stem's superpixel features over a folder of images, fit k-means and write "
@@ -147,6 +203,92 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="seed of the segmentation, the --max-images sample and k-means (default: 0)")
     build.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
+
+
+#: the image methods ``explain`` offers (consensus needs several models; text methods need a tokenizer)
+_EXPLAIN_METHODS = ("lime", "glime", "normlime", "smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam",
+                    "scorecam", "lrp")
+#: free-function parameters given by the shared options (or not offered on the command line)
+_SHARED = {"img_file": None, "model": None, "save_dir": "save_dir", "random_state": "seed", "progress": "no_progress",
+           "channel_order": None, "save_figure": None, "styles": "styles", "dataset": "dataset"}
+
+
+def _names(text: str) -> List[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def _ints(text: str):
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _literal(text: str):
+    """A command-line value: int, float, a comma-separated tuple of numbers, 'none', or the text itself."""
+    if text.lower() == "none":
+        return None
+    if "," in text:
+        parts = [_literal(t) for t in text.split(",")]
+        if all(isinstance(p, (int, float)) for p in parts):
+            return tuple(parts)
+        return text
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _typed(default):
+    """An argparse type for a parameter with this default."""
+    if isinstance(default, int) and not isinstance(default, bool):
+        return _positive_int(0) if default >= 0 else int
+    if isinstance(default, float):
+        return float
+    return _literal  # None, tuples (comma-separated) and names
+
+
+def method_parameters(method: str) -> Dict[str, inspect.Parameter]:
+    """The free function's parameters that ``explain METHOD`` turns into options (all but the shared ones)."""
+    from . import interpret
+
+    sig = inspect.signature(getattr(interpret, method))
+    return {n: p for n, p in sig.parameters.items() if n not in _SHARED and p.kind != p.VAR_KEYWORD}
+
+
+def _method_options(p: argparse.ArgumentParser, method: str) -> None:
+    from . import interpret
+
+    sig = inspect.signature(getattr(interpret, method))
+    g = p.add_argument_group(f"{method} parameters", f"see help(paddlex_interpret.interpret.{method})")
+    for name, param in method_parameters(method).items():
+        flag = "--" + name.replace("_", "-")
+        default = param.default
+        if isinstance(default, bool):
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=f"(default: {default})")
+        else:
+            g.add_argument(flag, type=_typed(default), default=default, metavar="V", help=f"(default: {default!r})")
+    if any(q.kind == q.VAR_KEYWORD for q in sig.parameters.values()):
+        g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="further keyword arguments of the method (repeatable)")
+    p.add_argument("--save-dir", default="./output", metavar="DIR",
+                   help="folder for the figure (created if missing; default: ./output)")
+    if "random_state" in sig.parameters:
+        p.add_argument("--seed", type=_positive_int(0), default=0, metavar="S",
+                       help="random seed; the same seed gives the same figure (default: 0)")
+    if "progress" in sig.parameters:
+        p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    if "styles" in sig.parameters:
+        p.add_argument("--styles", type=_names, default=None, metavar="S1,S2",
+                       help="figure panels: heatmap, overlay, grayscale, threshold (default: heatmap,overlay)")
+    if "dataset" in sig.parameters:
+        p.add_argument("--dataset", metavar="PATH", default=None,
+                       help="a PaddleX file list or a folder of images for the NormLIME global weights")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -170,6 +312,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         if args.command == "normlime":
             return _run_normlime(args)
+        if args.command == "explain":
+            if args.method is None:
+                parser.parse_args(["explain", "--help"])
+            return _run_explain(args)
+        if args.command == "compare":
+            return _run_compare(args)
+        if args.command == "evaluate":
+            return _run_evaluate(args)
         if args.command == "build-prior":
             from .priors.build import build_prior
 
@@ -241,6 +391,66 @@ def _run_normlime(args) -> int:
     print(f"class {result.target} ({result.lime.label_name}): probability {result.lime.probability:.3f}")
     print(f"global weights: {result.weights_file}")
     print(f"figure: {result.figure_path}")
+    return 0
+
+
+
+def _print_result(explanation) -> None:
+    print(f"class {explanation.target} ({explanation.label_name}): probability {explanation.probability:.3f}")
+    print(f"figure: {explanation.figure_path}")
+
+
+def _run_explain(args) -> int:
+    from pathlib import Path
+
+    from . import interpret
+
+    kwargs: Dict[str, Any] = {name: getattr(args, name) for name in method_parameters(args.method)}
+    for item in getattr(args, "set", []) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        kwargs[key.replace("-", "_")] = _literal(value)
+    shared = {"save_dir": args.save_dir}
+    if hasattr(args, "seed"):
+        shared["random_state"] = args.seed
+    if hasattr(args, "no_progress"):
+        shared["progress"] = not args.no_progress
+    if getattr(args, "styles", None):
+        shared["styles"] = args.styles
+    if hasattr(args, "dataset"):
+        shared["dataset"] = args.dataset
+    explanation = getattr(interpret, args.method)(args.image, _load_model(args), **kwargs, **shared)
+    _print_result(explanation)
+    if args.save_explanation:
+        print(f"explanation: {explanation.save(Path(explanation.figure_path).with_suffix('.npz'))}")
+    return 0
+
+
+def _run_compare(args) -> int:
+    from . import interpret
+
+    explanations = interpret.compare(args.image, _load_model(args), methods=args.methods, target=args.target,
+                                     lime_num_samples=args.lime_num_samples, style=args.style, save_dir=args.save_dir)
+    for exp in explanations:
+        print(f"{exp.method}: class {exp.target} ({exp.label_name}), probability {exp.probability:.3f}")
+    print(f"figure: {explanations[0].figure_path}")
+    return 0
+
+
+def _run_evaluate(args) -> int:
+    from pathlib import Path
+
+    from . import interpret
+    from .engine import load_explanation
+
+    explanation = load_explanation(args.explanation)
+    inputs = {"bbox": args.bbox} if args.bbox is not None else {}
+    report = interpret.evaluate(explanation, _load_model(args), metrics=args.metrics, batch_size=args.batch_size,
+                                save_dir=args.save_dir, name=Path(args.explanation).stem, **inputs)
+    print(report)
+    if report.figure_path:
+        print(f"figure: {report.figure_path}")
     return 0
 
 

@@ -2,37 +2,144 @@
 
 Each function takes the user's own model object (anything :func:`models.as_classifier`
 accepts), explains the top-1 class (or the classes asked for), writes the figure PaddleX users
-know into ``save_dir`` and returns the explanation object.
+know into ``save_dir`` and returns the explanation object. They are thin: each is one call of
+:func:`_run` (resolve the model -> the image as explained -> the engine method -> the figure),
+with the method's parameters forwarded as they are.
 """
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
-
-import numpy as np
 from typing import Any, Callable, Dict, Optional, Sequence, Union
 
+import numpy as np
+
 from .data import ImageSource, image_name
-from .engine import LimeImage, SuperpixelExplanation
+from .engine import SuperpixelExplanation, get_method
 from .engine.explanation import PixelExplanation
 from .engine._validation import check_positive_int
+from .evaluate.report import EvaluationReport
 from .models import as_classifier
 
 __all__ = ["lime", "normlime", "glime", "smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam", "scorecam", "lrp",
            "consensus", "compare", "evaluate", "EvaluationReport", "lime_text"]
 
+_DEFAULT_STYLES = ("heatmap", "overlay")
 
+
+# -- the shared path ----------------------------------------------------------------------------------
 def _prepare_save_dir(save_dir) -> Path:
+    """``save_dir`` created with its parents; an error naming it if it is not a writable folder."""
     if save_dir is None:
         raise ValueError("save_dir must be a folder path")
     path = Path(save_dir)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"save_dir exists and is not a folder: '{path}'")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionError(f"save_dir '{path}' cannot be created ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(f"save_dir '{path}' is not writable; choose another folder")
     return path
 
 
+def _figure_dir(save_dir, save_figure: bool) -> Optional[Path]:
+    return _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
+
+
+def _run(model, img_file, *, save_dir, save_figure: bool, channel_order: str, explain: Callable,
+         figure: Callable, figure_name: Callable, many: bool = False):
+    """Resolve the model, load the image as it explains it, run ``explain(classifier, image)`` and write
+    ``figure(explanation, path)`` at ``save_dir/figure_name(explanation)``. ``save_dir`` is checked
+    before any model work. ``many``: ``model`` is a list of models (the first one's geometry is used)."""
+    out_dir = _figure_dir(save_dir, save_figure)
+    classifier = [as_classifier(m) for m in model] if many else as_classifier(model)
+    first = classifier[0] if many else classifier
+    image = first.image_as_explained(img_file, channel_order=channel_order)
+    explanation = explain(classifier, image)
+    if out_dir is not None:
+        explanation.figure_path = str(figure(explanation, out_dir / figure_name(explanation)))
+    return explanation
+
+
+def _class_suffix(target, explanation) -> str:
+    """PaddleX's names are for the top-1 class; an explicitly chosen class gets its own file."""
+    return "" if target is None else f"_class{explanation.target}"
+
+
+def _check_counts(num_samples, batch_size) -> None:
+    check_positive_int(num_samples, "num_samples", minimum=2)
+    check_positive_int(batch_size, "batch_size")
+
+
+def _lime_figure(show_negative: bool):
+    def draw(explanation, path):
+        from .vis import save_lime_figure
+
+        return save_lime_figure(explanation, path, show_negative=show_negative)
+
+    return draw
+
+
+def _check_styles(styles) -> tuple:
+    from .vis import STYLES
+
+    if isinstance(styles, str):
+        styles = [styles]
+    bad = [s for s in styles if s not in STYLES]
+    if bad or not styles:
+        raise ValueError(f"styles must be a non-empty list of {STYLES}; got {list(styles)}")
+    return tuple(styles)
+
+
+def _pixel_figure(styles):
+    def draw(explanation, path):
+        from .vis import pixel_figure, save_figure
+
+        return save_figure(pixel_figure(explanation, styles=styles), path)
+
+    return draw
+
+
+def _explain_pixels(method: str, img_file, model, save_dir, target, styles, channel_order, save_figure,
+                    **params) -> PixelExplanation:
+    """A per-pixel method of the registry on one image, with the pixel figure."""
+    styles = _check_styles(styles)
+    cls = get_method(method).load()
+    return _run(model, img_file, save_dir=save_dir, save_figure=save_figure, channel_order=channel_order,
+                explain=lambda classifier, image: cls(classifier, **params).explain(image, target),
+                figure=_pixel_figure(styles),
+                figure_name=lambda e: f"{image_name(img_file)}_{e.method}{_class_suffix(target, e)}.png")
+
+
+_FIGURE_DOC = """
+    save_dir : path or None, default './'
+        Folder for ``<image name>_<method>.png`` (the image, then one panel per style), or
+        ``<image name>_<method>_class<target>.png`` when ``target`` is given; created with any
+        missing parents, nothing else is written. None writes nothing.
+    target : int, optional
+        Class to explain; default: the top-1 class.
+    styles : sequence of {'heatmap', 'overlay', 'grayscale', 'threshold'}, default ('heatmap', 'overlay')
+        Panels of the figure.
+    channel_order : {'rgb', 'bgr'}, default 'rgb'
+        Channel order of an array ``img_file``.
+    save_figure : bool, default True
+        False skips the figure even when ``save_dir`` is set.
+
+    Returns
+    -------
+    PixelExplanation
+        ``attribution`` holds the raw map; ``figure_path`` is set when a figure was written.
+"""
+
+
+def _document(func):
+    func.__doc__ = func.__doc__.replace("    {figure}\n", _FIGURE_DOC.lstrip("\n"))
+    return func
+
+
+# -- LIME family -----------------------------------------------------------------------------------
 def lime(
     img_file: ImageSource,
     model,
@@ -96,490 +203,25 @@ def lime(
     SuperpixelExplanation
         With ``figure_path`` set when a figure was written.
     """
-    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    classifier = as_classifier(model)
-    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
-    image = classifier.image_as_explained(img_file, channel_order=channel_order)
-    engine = LimeImage(
-        classifier, num_samples=num_samples, batch_size=batch_size, hide_color=hide_color,
-        segmentation=segmentation, segmentation_params=segmentation_params, kernel_width=kernel_width,
-        feature_selection=feature_selection, num_features=num_features, random_state=random_state,
-        progress=progress,
-    )
-    explanation = engine.explain(image, targets=target, top_k=top_k)
-    if out_dir is not None:
-        from .vis import save_lime_figure
-
-        # PaddleX's name for the top-1 figure; an explicitly chosen class gets its own file.
-        suffix = "" if target is None else f"_class{explanation.target}"
-        path = out_dir / f"{image_name(img_file)}_lime_s{num_samples}{suffix}.png"
-        explanation.figure_path = str(save_lime_figure(explanation, path, show_negative=show_negative))
-    return explanation
-
-
-_FIGURE_DOC = """
-    save_dir : path or None, default './'
-        Folder for ``<image name>_<method>.png`` (the image, then one panel per style), or
-        ``<image name>_<method>_class<target>.png`` when ``target`` is given; created with any
-        missing parents, nothing else is written. None writes nothing.
-    target : int, optional
-        Class to explain; default: the top-1 class.
-    styles : sequence of {'heatmap', 'overlay', 'grayscale', 'threshold'}, default ('heatmap', 'overlay')
-        Panels of the figure.
-    channel_order : {'rgb', 'bgr'}, default 'rgb'
-        Channel order of an array ``img_file``.
-    save_figure : bool, default True
-        False skips the figure even when ``save_dir`` is set.
-
-    Returns
-    -------
-    PixelExplanation
-        ``attribution`` holds the raw map; ``figure_path`` is set when a figure was written.
-"""
-
-
-def _document(func):
-    func.__doc__ = func.__doc__.replace("    {figure}\n", _FIGURE_DOC.lstrip("\n"))
-    return func
-
-
-def _explain_pixels(method_cls, img_file, model, save_dir, target, styles, channel_order, save_figure,
-                    **params) -> PixelExplanation:
-    _check_styles(styles)
-    classifier = as_classifier(model)
-    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
-    image = classifier.image_as_explained(img_file, channel_order=channel_order)
-    explanation = method_cls(classifier, **params).explain(image, target)
-    if out_dir is not None:
-        suffix = "" if target is None else f"_class{explanation.target}"
-        _write_pixel_figure(explanation, out_dir / f"{image_name(img_file)}_{explanation.method}{suffix}.png", styles)
-    return explanation
-
-
-def _check_styles(styles):
-    from .vis import STYLES
-
-    if isinstance(styles, str):
-        styles = [styles]
-    bad = [s for s in styles if s not in STYLES]
-    if bad or not styles:
-        raise ValueError(f"styles must be a non-empty list of {STYLES}; got {list(styles)}")
-
-
-def _write_pixel_figure(explanation, path, styles):
-    from .vis import pixel_figure, save_figure
-
-    explanation.figure_path = str(save_figure(pixel_figure(explanation, styles=tuple(styles)), path))
-
-
-_DEFAULT_STYLES = ("heatmap", "overlay")
-
-
-@_document
-def smoothgrad(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, n_samples: int = 50,
-               noise_amount: float = 0.1, gradient_of: str = "probability", batch_size: int = 25,
-               random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
-               channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
-    """SmoothGrad: the input gradient averaged over noisy copies of the image.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-    model : Classifier or paddle.nn.Layer
-    n_samples : int, default 50
-        Noisy copies.
-    noise_amount : float, default 0.1
-        Noise std as a fraction of the (normalised) input's value range.
-    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
-    batch_size : int, default 25
-        Copies per forward/backward pass; bounds memory, does not change results.
-    random_state : int or None, default None
-        Seed; None draws one and records it in ``explanation.params``.
-    {figure}
-    """
-    from .engine.gradients import SmoothGrad
-
-    return _explain_pixels(SmoothGrad, img_file, model, save_dir, target, styles, channel_order, save_figure,
-                           n_samples=n_samples, noise_amount=noise_amount, gradient_of=gradient_of,
-                           batch_size=batch_size, random_state=random_state)
-
-
-@_document
-def intgrad(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, steps: int = 50,
-            baselines=None, num_random_trials: int = 10, gradient_of: str = "probability", batch_size: int = 25,
-            random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
-            channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
-    """Integrated Gradients: (input - baseline) x the gradient averaged along the straight path.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-    model : Classifier or paddle.nn.Layer
-    steps : int, default 50
-        Points on the path. They are spaced evenly in alpha**(1/3), densest near the baseline
-        where the network's output changes fastest (completeness within 1% at 200 steps on the
-        demo model; a uniform grid was 9% off).
-    baselines : None, 'random' or image array, default None
-        None: zeros of the normalised input; 'random': ``num_random_trials`` random images,
-        averaged; an image (pixel values, as the input) is normalised like the input.
-    num_random_trials : int, default 10
-    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
-    batch_size : int, default 25
-        Path points per forward/backward pass.
-    random_state : int or None, default None
-    {figure}
-    """
-    from .engine.gradients import IntegratedGradients
-
-    return _explain_pixels(IntegratedGradients, img_file, model, save_dir, target, styles, channel_order,
-                           save_figure, steps=steps, baselines=baselines, num_random_trials=num_random_trials,
-                           gradient_of=gradient_of, batch_size=batch_size, random_state=random_state)
-
-
-@_document
-def gradshap(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, n_samples: int = 5,
-             noise_amount: float = 0.1, baselines=None, gradient_of: str = "probability", batch_size: int = 25,
-             random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
-             channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
-    """GradientSHAP: expected gradients at random points between noisy inputs and baselines.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-    model : Classifier or paddle.nn.Layer
-    n_samples : int, default 5
-    noise_amount : float, default 0.1
-    baselines : None, 'random' or image array, default None
-        None: zeros of the normalised input; 'random': a new random image per sample; an
-        image (pixel values) is normalised like the input.
-    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
-    batch_size : int, default 25
-    random_state : int or None, default None
-    {figure}
-    """
-    from .engine.gradients import GradientShap
-
-    return _explain_pixels(GradientShap, img_file, model, save_dir, target, styles, channel_order, save_figure,
-                           n_samples=n_samples, noise_amount=noise_amount, baselines=baselines,
-                           gradient_of=gradient_of, batch_size=batch_size, random_state=random_state)
-
-
-@_document
-def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
-              sliding_window_shapes=(3, 16, 16), strides=8, baselines=None, perturbations_per_eval: int = 1,
-              score: str = "probability", progress: bool = True, styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
-              save_figure: bool = True) -> PixelExplanation:
-    """Occlusion: how much the class probability drops when a sliding window is covered.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-    model : Classifier or paddle.nn.Layer
-    sliding_window_shapes : (channels, height, width), default (3, 16, 16)
-    strides : int or tuple, default 8
-    baselines : None, number or image array, default None (zeros of the normalised input)
-    perturbations_per_eval : int, default 1
-        Occluded images per forward pass; does not change results.
-    score : {'probability', 'logit'}, default 'probability'
-        The output whose drop is measured.
-    progress : bool, default True
-    {figure}
-    """
-    from .engine.perturbation import Occlusion
-
-    return _explain_pixels(Occlusion, img_file, model, save_dir, target, styles, channel_order, save_figure,
-                           sliding_window_shapes=sliding_window_shapes, strides=strides, baselines=baselines,
-                           perturbations_per_eval=perturbations_per_eval, score=score, progress=progress)
-
-
-@_document
-def gradcam(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
-            target_layer: Optional[str] = None, gradient_of: str = "logit",
-            styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
-            save_figure: bool = True) -> PixelExplanation:
-    """Grad-CAM: a layer's feature maps weighted by their mean gradient, rectified, upsampled.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-    model : Classifier or paddle.nn.Layer
-    target_layer : str, optional
-        Sublayer name (see ``classifier.named_layers()``); default: the last convolutional
-        feature layer. An unknown name gives an error listing valid ones.
-    gradient_of : {'probability', 'logit', 'loss'}, default 'logit'
-    {figure}
-    """
-    from .engine.cam import GradCAM
-
-    return _explain_pixels(GradCAM, img_file, model, save_dir, target, styles, channel_order, save_figure,
-                           target_layer=target_layer, gradient_of=gradient_of)
-
-
-@_document
-def scorecam(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
-             target_layer: Optional[str] = None, batch_size: int = 16, progress: bool = True,
-             styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
-             save_figure: bool = True) -> PixelExplanation:
-    """Score-CAM: feature maps weighted by the class score of the input masked with each map.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-    model : Classifier or paddle.nn.Layer
-    target_layer : str, optional
-        Default: the last convolutional feature layer. One forward pass per channel.
-    batch_size : int, default 16
-        Masked inputs per forward pass (built lazily, per batch).
-    progress : bool, default True
-    {figure}
-    """
-    from .engine.cam import ScoreCAM
-
-    return _explain_pixels(ScoreCAM, img_file, model, save_dir, target, styles, channel_order, save_figure,
-                           target_layer=target_layer, batch_size=batch_size, progress=progress)
-
-
-@_document
-def lrp(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, rule: str = "epsilon",
-        styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb", save_figure: bool = True,
-        **rule_params) -> PixelExplanation:
-    """Layer-wise Relevance Propagation with rules on standard Paddle layers.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-    model : Classifier or paddle.nn.Layer
-    rule : {'epsilon', 'alpha_beta', 'zplus'}, default 'epsilon'
-    **rule_params
-        ``epsilon`` (default 0.25, relative to each layer's output RMS; ``relative_epsilon=False``
-        for an absolute value), ``alpha``/``beta`` for alpha-beta, ``input_rule`` (e.g. 'zb'),
-        ``batch_size``. Models with their own ``relprop()`` are used as they are.
-    {figure}
-    """
-    from .engine.lrp import LRP
-
-    return _explain_pixels(LRP, img_file, model, save_dir, target, styles, channel_order, save_figure,
-                           rule=rule, **rule_params)
-
-
-_METHODS = {
-    "lime": ("LimeImage", "engine.lime"),
-    "smoothgrad": ("SmoothGrad", "engine.gradients"),
-    "intgrad": ("IntegratedGradients", "engine.gradients"),
-    "gradshap": ("GradientShap", "engine.gradients"),
-    "occlusion": ("Occlusion", "engine.perturbation"),
-    "gradcam": ("GradCAM", "engine.cam"),
-    "scorecam": ("ScoreCAM", "engine.cam"),
-    "lrp": ("LRP", "engine.lrp"),
-}
-
-
-def _method_class(name: str):
-    import importlib
-
-    if name not in _METHODS:
-        raise ValueError(f"unknown method {name!r}; choose from {sorted(_METHODS)}")
-    cls_name, module = _METHODS[name]
-    return getattr(importlib.import_module(f".{module}", __package__), cls_name)
-
-
-@_document
-def consensus(img_file: ImageSource, models: Sequence, *, method: str = "smoothgrad", save_dir="./",
-              target: Optional[Sequence[Optional[int]]] = None, normalize: str = "max",
-              method_params: Optional[Dict[str, Any]] = None, styles: Sequence[str] = _DEFAULT_STYLES,
-              channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
-    """Consensus: one method over several models; each model's map normalised, then averaged.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-        Explained at the first model's geometry (resize/crop) and fed to all models.
-    models : sequence of Classifier or paddle.nn.Layer
-    method : str, default 'smoothgrad'
-        One of lime, smoothgrad, intgrad, gradshap, occlusion, gradcam, scorecam, lrp.
-    normalize : {'max', 'sum', 'none'}, default 'max'
-    method_params : dict, optional
-        Keyword arguments of the method's engine class (``paddlex_interpret.engine``), e.g.
-        ``{'n_samples': 10}`` for SmoothGrad; not the free function's figure options.
-    target : list with one class (or None) per model, optional. Default: each model's top-1.
-    {figure}
-    """
-    from .engine.consensus import Consensus
-
-    classifiers = [as_classifier(m) for m in models]
-    if not classifiers:
-        raise ValueError("models must hold at least one model")
-    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
-    image = classifiers[0].image_as_explained(img_file, channel_order=channel_order)
-    if isinstance(target, (int, np.integer)):
-        target = [int(target)] * len(classifiers)
-    params = dict(method_params or {})
-    if method == "lime":
-        params.setdefault("progress", False)
-    explanation = Consensus(_method_class(method), classifiers, normalize=normalize, **params).explain(image, target)
-    if out_dir is not None:
-        _write_pixel_figure(explanation, out_dir / f"{image_name(img_file)}_consensus_{method}.png", styles)
-    return explanation
-
-
-def compare(img_file: ImageSource, model, methods: Sequence[str] = ("lime", "gradcam", "smoothgrad", "intgrad"), *,
-            save_dir="./", target: Optional[int] = None, method_params: Optional[Dict[str, Dict[str, Any]]] = None,
-            style: str = "overlay", channel_order: str = "rgb", save_figure: bool = True) -> list:
-    """Explain one image with several methods and draw them side by side.
-
-    Parameters
-    ----------
-    img_file : path, numpy array or PIL.Image
-    model : Classifier or paddle.nn.Layer
-    methods : sequence of str, default ('lime', 'gradcam', 'smoothgrad', 'intgrad')
-        Any of lime, smoothgrad, intgrad, gradshap, occlusion, gradcam, scorecam, lrp.
-    save_dir : path or None, default './'
-        Folder for ``<image name>_compare.png``. None writes nothing.
-    target : int, optional
-        Class to explain with every method; default: the top-1 class.
-    method_params : dict method name -> dict, optional
-        Keyword arguments of each method's engine class, e.g. ``{'lime': {'num_samples': 500}}``.
-    style : {'heatmap', 'overlay', 'grayscale', 'threshold'}, default 'overlay'
-    channel_order, save_figure : as in the other functions.
-
-    Returns
-    -------
-    list
-        One explanation per method, in order; each has ``figure_path`` set to the comparison figure.
-    """
-    from .vis import comparison_figure, save_figure as write_figure
-
-    _check_styles([style])
-    method_params = dict(method_params or {})
-    unknown = set(method_params) - set(methods)
-    if unknown:
-        raise ValueError(f"method_params names methods not in methods: {sorted(unknown)}")
-    classes = [_method_class(m) for m in methods]
-    if not classes:
-        raise ValueError("methods must name at least one method")
-    classifier = as_classifier(model)
-    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
-    image = classifier.image_as_explained(img_file, channel_order=channel_order)
-    if target is None:
-        target = int(np.argmax(classifier.predict_proba(image[None], batch_size=1)[0]))
-    explanations = []
-    for name, cls in zip(methods, classes):
-        params = dict(method_params.get(name, {}))
-        if name == "lime":
-            params.setdefault("num_samples", 1000)
-            params.setdefault("progress", False)
-        explanations.append(cls(classifier, **params).explain(image, target))
-    if out_dir is not None:
-        path = write_figure(comparison_figure(explanations, style=style), out_dir / f"{image_name(img_file)}_compare.png")
-        for exp in explanations:
-            exp.figure_path = str(path)
-    return explanations
-
-
-class EvaluationReport(dict):
-    """``{metric name: MetricResult}`` that prints as a table (``print(report)``)."""
-
-    def table(self) -> str:
-        rows = [("metric", "score", "better")] + [
-            (name, f"{r.score:.4g}", "higher" if r.higher_is_better else "lower") for name, r in self.items()]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
-
-    def scores(self) -> Dict[str, float]:
-        return {name: r.score for name, r in self.items()}
-
-    def __str__(self):
-        return self.table()
-
-
-def evaluate(explanation, model=None, metrics: Sequence[str] = ("deletion", "insertion"), *,
-             save_dir=None, name: str = "image", metric_params: Optional[Dict[str, Dict[str, Any]]] = None,
-             batch_size: int = 50, **inputs) -> EvaluationReport:
-    """Score an explanation with evaluation metrics; optionally draw the deletion/insertion curves.
-
-    Parameters
-    ----------
-    explanation : SuperpixelExplanation or PixelExplanation
-        What any ``interpret.*`` function returned (or ``engine.load_explanation`` read).
-    model : Classifier or paddle.nn.Layer, optional
-        The explained model; needed by model-based metrics (all but the pointing games).
-    metrics : sequence of str, default ('deletion', 'insertion')
-        Names from :func:`paddlex_interpret.evaluate.available`.
-    save_dir : path or None, default None
-        If set, ``<name>_<method>_evaluation.png`` with the probability curves of the curve
-        metrics (deletion, insertion, morf, lerf) is written there.
-    name : str, default 'image'
-        Image name used in the figure's file name.
-    metric_params : dict metric name -> dict, optional
-        Constructor arguments per metric, e.g. ``{'infidelity': {'sizes': (32,)}}``.
-    batch_size : int, default 50
-        Perturbed images per forward pass for every model-based metric (unless set per metric).
-    **inputs
-        Extra inputs some metrics need: ``bbox=(x1, y1, x2, y2)`` for 'point_game',
-        ``mask=...`` for 'point_game_segmentation'.
-
-    Returns
-    -------
-    EvaluationReport
-        ``{metric: MetricResult}``; ``print(report)`` shows a table; ``report.figure_path`` is set
-        when a figure was written.
-    """
-    from .evaluate import get_metric
-    from .evaluate.base import explanation_kind
-
-    metric_params = dict(metric_params or {})
-    unknown = set(metric_params) - set(metrics)
-    if unknown:
-        raise ValueError(f"metric_params names metrics not in metrics: {sorted(unknown)}")
-    classes = [get_metric(m) for m in metrics]
-    classifier = as_classifier(model) if model is not None else None
-    kind = explanation_kind(explanation)
-    # Check every metric before running any: an error must not come after minutes of work.
-    prepared = []
-    for metric_name, cls in zip(metrics, classes):
-        if kind not in cls.applies_to:
-            raise ValueError(f"metric {metric_name!r} applies to {cls.applies_to} explanations, not {kind!r}")
-        if cls.needs_model and classifier is None:
-            raise ValueError(f"metric {metric_name!r} needs the model: evaluate(explanation, model, ...)")
-        missing = [k for k in cls.needs if k not in inputs]
-        if missing:
-            raise ValueError(f"metric {metric_name!r} needs {missing}: pass them as keyword arguments")
-        params = dict(metric_params.get(metric_name, {}))
-        if "batch_size" in inspect.signature(cls).parameters:
-            params.setdefault("batch_size", batch_size)
-        try:
-            metric = cls(**params)
-        except TypeError as exc:
-            raise TypeError(f"metric {metric_name!r}: {exc}; give its arguments in metric_params") from exc
-        prepared.append((metric_name, cls, metric))
-    unused = set(inputs) - {k for _, cls, _ in prepared for k in cls.needs}
-    if unused:
-        raise TypeError(f"inputs {sorted(unused)} are not needed by any of the metrics {list(metrics)}")
-    report = EvaluationReport()
-    for metric_name, cls, metric in prepared:
-        report[metric_name] = metric.evaluate(explanation, classifier, **{k: inputs[k] for k in cls.needs})
-    report.figure_path = None
-    if save_dir is not None:
-        from .vis import save_figure
-        from .vis.evaluation_figure import curve_panels, curves_figure
-
-        curves = {n: r for n, r in report.items() if curve_panels({n: r})}
-        if curves:
-            out_dir = _prepare_save_dir(save_dir)
-            path = out_dir / f"{name}_{explanation.method}_evaluation.png"
-            report.figure_path = str(save_figure(curves_figure(curves, explanation), path))
-    return report
-
-
-DEFAULT_WEIGHTS_NAME = "normlime_weights.npz"
-
-
-def _normlime_prior_and_weights(classifier, dataset, save_dir, normlime_weights_file, assets_dir, prior_url,
-                                prior_md5, algorithm, progress, random_state):
-    """Load the prior assets and NormLIME global weights: reuse a matching weights file, else
-    compute them over ``dataset`` and write the file (atomically)."""
-    from .engine.lime.normlime import GlobalWeights, compute_global_weights, load_prior
+    from .engine import LimeImage
+
+    _check_counts(num_samples, batch_size)
+    params = dict(num_samples=num_samples, batch_size=batch_size, hide_color=hide_color, segmentation=segmentation,
+                  segmentation_params=segmentation_params, kernel_width=kernel_width,
+                  feature_selection=feature_selection, num_features=num_features, random_state=random_state,
+                  progress=progress)
+    return _run(model, img_file, save_dir=save_dir, save_figure=save_figure, channel_order=channel_order,
+                explain=lambda c, image: LimeImage(c, **params).explain(image, targets=target, top_k=top_k),
+                figure=_lime_figure(show_negative),
+                figure_name=lambda e: f"{image_name(img_file)}_lime_s{num_samples}{_class_suffix(target, e)}.png")
+
+
+def _normlime_weights(classifier, dataset, save_dir, normlime_weights_file, assets_dir, prior_url, prior_md5,
+                      algorithm, progress, random_state):
+    """``(prior, weights, weights file)``: the prior assets and the global weights for ``classifier``
+    (reused from the file, or computed over ``dataset`` - :func:`~.engine.lime.normlime_dataset.global_weights_for`)."""
+    from .engine.lime.normlime_dataset import DEFAULT_WEIGHTS_NAME, global_weights_for
+    from .priors.features import load_prior
 
     if assets_dir is not None and (prior_url or prior_md5):
         raise ValueError("give either assets_dir or prior_url/prior_md5, not both")
@@ -589,26 +231,9 @@ def _normlime_prior_and_weights(classifier, dataset, save_dir, normlime_weights_
         if save_dir is None:
             raise ValueError("give normlime_weights_file or save_dir: the global weights need a file")
         normlime_weights_file = _prepare_save_dir(save_dir) / DEFAULT_WEIGHTS_NAME
-    weights_path = Path(normlime_weights_file)
-    reason = "it does not exist"
-    if weights_path.is_file():
-        try:
-            weights = GlobalWeights.load(weights_path)
-            reason = weights.mismatch(classifier, prior[1])
-            if reason is None and weights.algorithm != algorithm:
-                reason = f"it holds {weights.algorithm!r} weights, {algorithm!r} were asked for"
-            if reason is None:
-                return prior, weights, weights_path
-        except ValueError as exc:
-            reason = f"it cannot be read ({exc})"
-    if dataset is None:
-        raise ValueError(
-            f"the NormLIME weights file '{weights_path}' cannot be used: {reason}. Pass dataset=... "
-            "(a file list, a folder of images, a list of images or a paddle.io.Dataset) to compute it")
-    weights = compute_global_weights(classifier, dataset, prior=prior, algorithm=algorithm, progress=progress,
-                                     random_state=random_state if random_state is not None else 0)
-    weights.save(weights_path)
-    return prior, weights, weights_path
+    weights, path = global_weights_for(classifier, dataset, normlime_weights_file, prior, algorithm=algorithm,
+                                       progress=progress, random_state=random_state)
+    return prior, weights, path
 
 
 def normlime(img_file: ImageSource, model, dataset=None, num_samples: int = 3000, batch_size: int = 50,
@@ -649,27 +274,27 @@ def normlime(img_file: ImageSource, model, dataset=None, num_samples: int = 3000
         ``.lime``, ``.normlime`` and ``.combined`` explanations of the same superpixels;
         ``.weights_file`` is the global weights file used.
     """
-    from .engine.lime.normlime import NormLime
+    from .engine import NormLime
 
-    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    classifier = as_classifier(model)
-    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
-    image = classifier.image_as_explained(img_file, channel_order=channel_order)
-    prior, weights, weights_path = _normlime_prior_and_weights(
-        classifier, dataset, save_dir, normlime_weights_file, assets_dir, prior_url, prior_md5, algorithm, progress,
-        random_state)
-    engine = NormLime(classifier, weights, prior=prior, num_samples=num_samples, batch_size=batch_size,
-                      hide_color=hide_color, random_state=random_state, progress=progress)
-    result = engine.explain(image, targets=target, top_k=top_k)
-    result.weights_file = str(weights_path)
-    if out_dir is not None:
+    _check_counts(num_samples, batch_size)
+
+    def explain(classifier, image):
+        prior, weights, path = _normlime_weights(classifier, dataset, save_dir, normlime_weights_file, assets_dir,
+                                                 prior_url, prior_md5, algorithm, progress, random_state)
+        result = NormLime(classifier, weights, prior=prior, num_samples=num_samples, batch_size=batch_size,
+                          hide_color=hide_color, random_state=random_state,
+                          progress=progress).explain(image, targets=target, top_k=top_k)
+        result.weights_file = str(path)
+        return result
+
+    def draw(result, path):
         from .vis.normlime_figure import save_normlime_figure
 
-        suffix = "" if target is None else f"_class{result.target}"
-        path = out_dir / f"{image_name(img_file)}_normlime_s{num_samples}{suffix}.png"
-        result.figure_path = str(save_normlime_figure(result, path))
-    return result
+        return save_normlime_figure(result, path)
+
+    return _run(model, img_file, save_dir=save_dir, save_figure=save_figure, channel_order=channel_order,
+                explain=explain, figure=draw,
+                figure_name=lambda e: f"{image_name(img_file)}_normlime_s{num_samples}{_class_suffix(target, e)}.png")
 
 
 def glime(img_file: ImageSource, model, dataset=None, num_samples: int = 1000, batch_size: int = 50,
@@ -699,33 +324,375 @@ def glime(img_file: ImageSource, model, dataset=None, num_samples: int = 1000, b
     SuperpixelExplanation
         method 'glime'; the figure is the LIME 2x5 layout, ``<image name>_glime_s<num_samples>.png``.
     """
-    from .engine.lime import GLime
+    from .engine import GLime
     from .engine.lime.normlime import normlime_prior
 
-    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    classifier = as_classifier(model)
-    out_dir = _prepare_save_dir(save_dir) if (save_figure and save_dir is not None) else None
-    image = classifier.image_as_explained(img_file, channel_order=channel_order)
-    prior_fn = None
-    if prior_method != "none":
-        (stem, centres), weights, _ = _normlime_prior_and_weights(
-            classifier, dataset, save_dir, normlime_weights_file, assets_dir, prior_url, prior_md5, algorithm,
-            progress, random_state)
-        prior_fn = normlime_prior(weights, stem, centres)
-    engine = GLime(classifier, prior=prior_fn, prior_method=prior_method, prior_reg_force=prior_reg_force,
-                   num_samples=num_samples, batch_size=batch_size, hide_color=hide_color,
-                   random_state=random_state, progress=progress)
-    explanation = engine.explain(image, targets=target, top_k=top_k)
-    if out_dir is not None:
-        from .vis import save_lime_figure
+    _check_counts(num_samples, batch_size)
 
-        suffix = "" if target is None else f"_class{explanation.target}"
-        path = out_dir / f"{image_name(img_file)}_glime_s{num_samples}{suffix}.png"
-        explanation.figure_path = str(save_lime_figure(explanation, path, show_negative=show_negative))
-    return explanation
+    def explain(classifier, image):
+        prior_fn = None
+        if prior_method != "none":
+            (stem, centres), weights, _ = _normlime_weights(classifier, dataset, save_dir, normlime_weights_file,
+                                                            assets_dir, prior_url, prior_md5, algorithm, progress,
+                                                            random_state)
+            prior_fn = normlime_prior(weights, stem, centres)
+        engine = GLime(classifier, prior=prior_fn, prior_method=prior_method, prior_reg_force=prior_reg_force,
+                       num_samples=num_samples, batch_size=batch_size, hide_color=hide_color,
+                       random_state=random_state, progress=progress)
+        return engine.explain(image, targets=target, top_k=top_k)
+
+    return _run(model, img_file, save_dir=save_dir, save_figure=save_figure, channel_order=channel_order,
+                explain=explain, figure=_lime_figure(show_negative),
+                figure_name=lambda e: f"{image_name(img_file)}_glime_s{num_samples}{_class_suffix(target, e)}.png")
 
 
+# -- per-pixel methods -----------------------------------------------------------------------------
+@_document
+def smoothgrad(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, n_samples: int = 50,
+               noise_amount: float = 0.1, gradient_of: str = "probability", batch_size: int = 25,
+               random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
+               channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
+    """SmoothGrad: the input gradient averaged over noisy copies of the image.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    n_samples : int, default 50
+        Noisy copies.
+    noise_amount : float, default 0.1
+        Noise std as a fraction of the (normalised) input's value range.
+    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
+    batch_size : int, default 25
+        Copies per forward/backward pass; bounds memory, does not change results.
+    random_state : int or None, default None
+        Seed; None draws one and records it in ``explanation.params``.
+    {figure}
+    """
+    return _explain_pixels("smoothgrad", img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           n_samples=n_samples, noise_amount=noise_amount, gradient_of=gradient_of,
+                           batch_size=batch_size, random_state=random_state)
+
+
+@_document
+def intgrad(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, steps: int = 50,
+            baselines=None, num_random_trials: int = 10, gradient_of: str = "probability", batch_size: int = 25,
+            random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
+            channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
+    """Integrated Gradients: (input - baseline) x the gradient averaged along the straight path.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    steps : int, default 50
+        Points on the path. They are spaced evenly in alpha**(1/3), densest near the baseline
+        where the network's output changes fastest (completeness within 1% at 200 steps on the
+        demo model; a uniform grid was 9% off).
+    baselines : None, 'random' or image array, default None
+        None: zeros of the normalised input; 'random': ``num_random_trials`` random images,
+        averaged; an image (pixel values, as the input) is normalised like the input.
+    num_random_trials : int, default 10
+    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
+    batch_size : int, default 25
+        Path points per forward/backward pass.
+    random_state : int or None, default None
+    {figure}
+    """
+    return _explain_pixels("intgrad", img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           steps=steps, baselines=baselines, num_random_trials=num_random_trials,
+                           gradient_of=gradient_of, batch_size=batch_size, random_state=random_state)
+
+
+@_document
+def gradshap(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, n_samples: int = 5,
+             noise_amount: float = 0.1, baselines=None, gradient_of: str = "probability", batch_size: int = 25,
+             random_state: Optional[int] = None, styles: Sequence[str] = _DEFAULT_STYLES,
+             channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
+    """GradientSHAP: expected gradients at random points between noisy inputs and baselines.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    n_samples : int, default 5
+    noise_amount : float, default 0.1
+    baselines : None, 'random' or image array, default None
+        None: zeros of the normalised input; 'random': a new random image per sample; an
+        image (pixel values) is normalised like the input.
+    gradient_of : {'probability', 'logit', 'loss'}, default 'probability'
+    batch_size : int, default 25
+    random_state : int or None, default None
+    {figure}
+    """
+    return _explain_pixels("gradshap", img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           n_samples=n_samples, noise_amount=noise_amount, baselines=baselines,
+                           gradient_of=gradient_of, batch_size=batch_size, random_state=random_state)
+
+
+@_document
+def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
+              sliding_window_shapes=(3, 16, 16), strides=8, baselines=None, perturbations_per_eval: int = 1,
+              score: str = "probability", progress: bool = True, styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
+              save_figure: bool = True) -> PixelExplanation:
+    """Occlusion: how much the class probability drops when a sliding window is covered.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    sliding_window_shapes : (channels, height, width), default (3, 16, 16)
+    strides : int or tuple, default 8
+    baselines : None, number or image array, default None (zeros of the normalised input)
+    perturbations_per_eval : int, default 1
+        Occluded images per forward pass; does not change results.
+    score : {'probability', 'logit'}, default 'probability'
+        The output whose drop is measured.
+    progress : bool, default True
+    {figure}
+    """
+    return _explain_pixels("occlusion", img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           sliding_window_shapes=sliding_window_shapes, strides=strides, baselines=baselines,
+                           perturbations_per_eval=perturbations_per_eval, score=score, progress=progress)
+
+
+@_document
+def gradcam(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
+            target_layer: Optional[str] = None, gradient_of: str = "logit",
+            styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
+            save_figure: bool = True) -> PixelExplanation:
+    """Grad-CAM: a layer's feature maps weighted by their mean gradient, rectified, upsampled.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    target_layer : str, optional
+        Sublayer name (see ``classifier.named_layers()``); default: the last convolutional
+        feature layer. An unknown name gives an error listing valid ones.
+    gradient_of : {'probability', 'logit', 'loss'}, default 'logit'
+    {figure}
+    """
+    return _explain_pixels("gradcam", img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           target_layer=target_layer, gradient_of=gradient_of)
+
+
+@_document
+def scorecam(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
+             target_layer: Optional[str] = None, batch_size: int = 16, progress: bool = True,
+             styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
+             save_figure: bool = True) -> PixelExplanation:
+    """Score-CAM: feature maps weighted by the class score of the input masked with each map.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    target_layer : str, optional
+        Default: the last convolutional feature layer. One forward pass per channel.
+    batch_size : int, default 16
+        Masked inputs per forward pass (built lazily, per batch).
+    progress : bool, default True
+    {figure}
+    """
+    return _explain_pixels("scorecam", img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           target_layer=target_layer, batch_size=batch_size, progress=progress)
+
+
+@_document
+def lrp(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None, rule: str = "epsilon",
+        styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb", save_figure: bool = True,
+        **rule_params) -> PixelExplanation:
+    """Layer-wise Relevance Propagation with rules on standard Paddle layers.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    rule : {'epsilon', 'alpha_beta', 'zplus'}, default 'epsilon'
+    **rule_params
+        ``epsilon`` (default 0.25, relative to each layer's output RMS; ``relative_epsilon=False``
+        for an absolute value), ``alpha``/``beta`` for alpha-beta, ``input_rule`` (e.g. 'zb'),
+        ``batch_size``. Models with their own ``relprop()`` are used as they are.
+    {figure}
+    """
+    return _explain_pixels("lrp", img_file, model, save_dir, target, styles, channel_order, save_figure,
+                           rule=rule, **rule_params)
+
+
+# -- several methods or models ---------------------------------------------------------------------
+@_document
+def consensus(img_file: ImageSource, models: Sequence, *, method: str = "smoothgrad", save_dir="./",
+              target: Optional[Sequence[Optional[int]]] = None, normalize: str = "max",
+              method_params: Optional[Dict[str, Any]] = None, styles: Sequence[str] = _DEFAULT_STYLES,
+              channel_order: str = "rgb", save_figure: bool = True) -> PixelExplanation:
+    """Consensus: one method over several models; each model's map normalised, then averaged.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+        Explained at the first model's geometry (resize/crop) and fed to all models.
+    models : sequence of Classifier or paddle.nn.Layer
+    method : str, default 'smoothgrad'
+        One of lime, smoothgrad, intgrad, gradshap, occlusion, gradcam, scorecam, lrp.
+    normalize : {'max', 'sum', 'none'}, default 'max'
+    method_params : dict, optional
+        Keyword arguments of the method's engine class (``paddlex_interpret.engine``), e.g.
+        ``{'n_samples': 10}`` for SmoothGrad; not the free function's figure options.
+    target : list with one class (or None) per model, optional. Default: each model's top-1.
+    {figure}
+    """
+    from .engine.consensus import Consensus
+
+    styles = _check_styles(styles)
+    spec = _composable(method, "method")
+    models = list(models)
+    if not models:
+        raise ValueError("models must hold at least one model")
+    if isinstance(target, (int, np.integer)):
+        target = [int(target)] * len(models)
+    params = dict(method_params or {})
+    if method == "lime":
+        params.setdefault("progress", False)
+    return _run(models, img_file, save_dir=save_dir, save_figure=save_figure, channel_order=channel_order, many=True,
+                explain=lambda classifiers, image: Consensus(spec.load(), classifiers, normalize=normalize,
+                                                             **params).explain(image, target),
+                figure=_pixel_figure(styles), figure_name=lambda e: f"{image_name(img_file)}_consensus_{method}.png")
+
+
+def _composable(name, argument: str):
+    """The registry entry of a method ``compare``/``consensus`` can run, or an error naming ``argument``."""
+    from .engine import method_names
+
+    valid = method_names(composable=True)
+    if not isinstance(name, str) or name not in valid:
+        raise ValueError(f"unknown {argument} {name!r}; choose from {valid}")
+    return get_method(name)
+
+
+def compare(img_file: ImageSource, model, methods: Sequence[str] = ("lime", "gradcam", "smoothgrad", "intgrad"), *,
+            save_dir="./", target: Optional[int] = None, method_params: Optional[Dict[str, Dict[str, Any]]] = None,
+            lime_num_samples: int = 1000, style: str = "overlay", channel_order: str = "rgb",
+            save_figure: bool = True) -> list:
+    """Explain one image with several methods and draw them side by side.
+
+    Parameters
+    ----------
+    img_file : path, numpy array or PIL.Image
+    model : Classifier or paddle.nn.Layer
+    methods : sequence of str, default ('lime', 'gradcam', 'smoothgrad', 'intgrad')
+        Any of ``engine.method_names(composable=True)``: lime, smoothgrad, intgrad, gradshap,
+        occlusion, gradcam, scorecam, lrp.
+    save_dir : path or None, default './'
+        Folder for ``<image name>_compare.png``. None writes nothing.
+    target : int, optional
+        Class to explain with every method; default: the top-1 class.
+    method_params : dict method name -> dict, optional
+        Keyword arguments of each method's engine class, e.g. ``{'lime': {'num_samples': 500}}``.
+    lime_num_samples : int, default 1000
+        LIME's samples when ``method_params`` does not set them (fewer than :func:`lime`'s 3000:
+        a comparison runs several methods).
+    style : {'heatmap', 'overlay', 'grayscale', 'threshold'}, default 'overlay'
+    channel_order, save_figure : as in the other functions.
+
+    Returns
+    -------
+    list
+        One explanation per method, in order; each has ``figure_path`` set to the comparison figure.
+    """
+    _check_styles([style])
+    methods = list(methods)
+    specs = [_composable(m, "method") for m in methods]
+    if not specs:
+        raise ValueError("methods must name at least one method")
+    method_params = dict(method_params or {})
+    unknown = set(method_params) - set(methods)
+    if unknown:
+        raise ValueError(f"method_params names methods not in methods: {sorted(unknown)}")
+    lime_num_samples = check_positive_int(lime_num_samples, "lime_num_samples", minimum=2)
+
+    def explain(classifier, image):
+        chosen = target
+        if chosen is None:
+            chosen = int(np.argmax(classifier.predict_proba(image[None], batch_size=1)[0]))
+        explanations = []
+        for name, spec in zip(methods, specs):
+            params = dict(method_params.get(name, {}))
+            if name == "lime":
+                params.setdefault("num_samples", lime_num_samples)
+                params.setdefault("progress", False)
+            explanations.append(spec.load()(classifier, **params).explain(image, chosen))
+        return _Comparison(explanations)
+
+    def draw(comparison, path):
+        from .vis import comparison_figure, save_figure as write_figure
+
+        return write_figure(comparison_figure(comparison, style=style), path)
+
+    comparison = _run(model, img_file, save_dir=save_dir, save_figure=save_figure, channel_order=channel_order,
+                      explain=explain, figure=draw, figure_name=lambda _: f"{image_name(img_file)}_compare.png")
+    for exp in comparison:
+        exp.figure_path = comparison.figure_path
+    return list(comparison)
+
+
+class _Comparison(list):
+    """The explanations of :func:`compare`, with the path of their shared figure."""
+
+    figure_path: Optional[str] = None
+
+
+# -- evaluation --------------------------------------------------------------------------------------
+def evaluate(explanation, model=None, metrics: Sequence[str] = ("deletion", "insertion"), *,
+             save_dir=None, name: str = "image", metric_params: Optional[Dict[str, Dict[str, Any]]] = None,
+             batch_size: int = 50, **inputs) -> EvaluationReport:
+    """Score an explanation with evaluation metrics; optionally draw the deletion/insertion curves.
+
+    Parameters
+    ----------
+    explanation : SuperpixelExplanation or PixelExplanation
+        What any ``interpret.*`` function returned (or ``engine.load_explanation`` read).
+    model : Classifier or paddle.nn.Layer, optional
+        The explained model; needed by model-based metrics (all but the pointing games).
+    metrics : sequence of str, default ('deletion', 'insertion')
+        Names from :func:`paddlex_interpret.evaluate.available`.
+    save_dir : path or None, default None
+        If set, ``<name>_<method>_evaluation.png`` with the probability curves of the curve
+        metrics (deletion, insertion, morf, lerf) is written there.
+    name : str, default 'image'
+        Image name used in the figure's file name.
+    metric_params : dict metric name -> dict, optional
+        Constructor arguments per metric, e.g. ``{'infidelity': {'sizes': (32,)}}``.
+    batch_size : int, default 50
+        Perturbed images per forward pass for every model-based metric (unless set per metric).
+    **inputs
+        Extra inputs some metrics need: ``bbox=(x1, y1, x2, y2)`` for 'point_game',
+        ``mask=...`` for 'point_game_segmentation'.
+
+    Returns
+    -------
+    EvaluationReport
+        ``{metric: MetricResult}``; ``print(report)`` shows a table; ``report.figure_path`` is set
+        when a figure was written.
+    """
+    from .evaluate.report import evaluate_explanation
+
+    classifier = as_classifier(model) if model is not None else None
+    report = evaluate_explanation(explanation, classifier, metrics, metric_params=metric_params,
+                                  batch_size=batch_size, **inputs)
+    report.figure_path = None
+    if save_dir is not None:
+        from .vis import save_figure
+        from .vis.evaluation_figure import curve_panels, curves_figure
+
+        curves = {n: r for n, r in report.items() if curve_panels({n: r})}
+        if curves:
+            path = _prepare_save_dir(save_dir) / f"{name}_{explanation.method}_evaluation.png"
+            report.figure_path = str(save_figure(curves_figure(curves, explanation), path))
+    return report
+
+
+# -- text ------------------------------------------------------------------------------------------
 def lime_text(text: str, model, tokenizer=None, num_samples: int = 1000, batch_size: int = 50,
               target: Union[None, int, Sequence[int]] = None, top_k: int = 1, mask_token: str = "unk",
               random_state: Optional[int] = None, save_dir: Union[str, os.PathLike, None] = None,
@@ -740,7 +707,7 @@ def lime_text(text: str, model, tokenizer=None, num_samples: int = 1000, batch_s
         A PaddleNLP sequence classifier (``ErnieForSequenceClassification``,
         ``BertForSequenceClassification``, ``AutoModelForSequenceClassification.from_...``) or any
         ``paddle.nn.Layer`` that maps ``input_ids`` to logits ``(batch, classes)``; or a
-        :class:`paddlex_interpret.text.TextClassifier` (then ``tokenizer`` stays None). Class names
+        :class:`paddlex_interpret.models.TextClassifier` (then ``tokenizer`` stays None). Class names
         come from ``model.config.id2label``.
     tokenizer : PaddleNLP tokenizer, default None
         The model's tokenizer; required unless ``model`` is a TextClassifier.
@@ -766,12 +733,13 @@ def lime_text(text: str, model, tokenizer=None, num_samples: int = 1000, batch_s
 
     Returns
     -------
-    paddlex_interpret.text.TextExplanation
+    paddlex_interpret.engine.TextExplanation
         Per-token weights (``.top_tokens()``, ``.weights``), probabilities, the fit's R^2
         (``.score``) and the seed; ``.html_path`` is the page written, if any.
     """
-    from ._home import atomic_write
-    from .text import LimeText, as_text_classifier, explanation_to_html
+    from .engine import LimeText
+    from .models import as_text_classifier
+    from .vis.text_html import save_text_html
 
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -780,14 +748,11 @@ def lime_text(text: str, model, tokenizer=None, num_samples: int = 1000, batch_s
     if save_dir is not None and (not isinstance(name, str) or not name.strip() or name in (".", "..")
                                  or any(sep in name for sep in ("/", "\\", os.sep))):
         raise ValueError(f"name must be a non-empty file name stem without path separators, got {name!r}")
+    out_dir = _prepare_save_dir(save_dir) if save_dir is not None else None
     classifier = as_text_classifier(model, tokenizer)
     engine = LimeText(classifier, num_samples=num_samples, batch_size=batch_size, mask_token=mask_token,
                       random_state=random_state, progress=progress)
     explanation = engine.explain(text, targets=target, top_k=top_k)
-    if save_dir is not None:
-        path = _prepare_save_dir(save_dir) / f"{name}_lime_text.html"
-        page = explanation_to_html(explanation)
-        with atomic_write(path) as tmp:
-            tmp.write_text(page, encoding="utf-8")
-        explanation.html_path = str(path)
+    if out_dir is not None:
+        explanation.html_path = str(save_text_html(explanation, out_dir / f"{name}_lime_text.html"))
     return explanation

@@ -52,3 +52,84 @@ def test_console_script_is_installed():
     assert result.returncode == 0 and "paddlex-interpret 0.1.0" in result.stdout
     result = subprocess.run([sys.executable, "-m", "paddlex_interpret", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "COMMAND" in result.stdout
+
+
+# -- the registry-driven commands: explain METHOD, compare, evaluate ------------------------------------
+def _explain_parser(method):
+    from paddlex_interpret.cli import build_parser
+
+    parser = build_parser()
+    explain = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "explain")[1]
+    return explain._subparsers._group_actions[0].choices[method]
+
+
+def test_every_image_method_has_an_explain_command_with_all_its_parameters(capsys):
+    import inspect
+
+    from paddlex_interpret import interpret
+    from paddlex_interpret.cli import _EXPLAIN_METHODS, _SHARED
+    from paddlex_interpret.engine import method_names
+
+    # every image method of the registry that takes one model is offered
+    assert set(_EXPLAIN_METHODS) == set(method_names(explains="image")) - {"consensus"}
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in _EXPLAIN_METHODS:
+        assert f"  {name} " in out  # one line per method in the top-level help
+    for name in _EXPLAIN_METHODS:
+        dests = {a.dest for a in _explain_parser(name)._actions}
+        for param, p in inspect.signature(getattr(interpret, name)).parameters.items():
+            if p.kind == p.VAR_KEYWORD:
+                assert "set" in dests, f"{name} takes **{param}: needs --set"
+                continue
+            expected = _SHARED.get(param, param)
+            if expected is not None:
+                assert expected in dests, f"explain {name} has no option for {param!r}"
+
+
+def test_explain_forwards_method_options(capsys, tmp_path, demo_images):
+    from paddlex_interpret.engine import load_explanation
+
+    rc = main(["explain", "gradcam", demo_images["chelsea"], "--target-layer", "_blocks.7", "--target", "281",
+               "--save-dir", str(tmp_path), "--save-explanation"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "class 281 (tabby)" in out
+    saved = load_explanation(tmp_path / "chelsea_gradcam_class281.npz")
+    assert saved.params["target_layer"] == "_blocks.7" and saved.target == 281
+    default = load_explanation(tmp_path / "chelsea_gradcam_class281.npz")  # same file, reloaded: stable
+    assert default.params == saved.params
+    rc = main(["explain", "occlusion", demo_images["chelsea"], "--sliding-window-shapes", "3,112,112",
+               "--strides", "112", "--perturbations-per-eval", "4", "--no-progress", "--save-dir", str(tmp_path),
+               "--save-explanation"])
+    assert rc == 0
+    occ = load_explanation(tmp_path / "chelsea_occlusion.npz")
+    assert occ.params["sliding_window_shapes"] == [3, 112, 112] and occ.params["strides"] == [112, 112]
+    assert occ.attribution.shape == (3, 224, 224) and len({round(float(v), 6) for v in occ.attribution[0].ravel()}) > 1
+    assert main(["explain", "lrp", demo_images["chelsea"], "--set", "epsilon=0.5", "--save-dir", str(tmp_path),
+                 "--save-explanation"]) == 0
+    assert load_explanation(tmp_path / "chelsea_lrp.npz").params["epsilon"] == 0.5
+    capsys.readouterr()
+    # the saved explanation is scored by `evaluate`, with values (not only a file)
+    rc = main(["evaluate", str(tmp_path / "chelsea_occlusion.npz"), "--metrics", "deletion,insertion",
+               "--save-dir", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("deletion", "insertion"))}
+    assert 0.0 <= float(rows["deletion"][1]) <= 1.0 and rows["deletion"][2] == "lower"
+    assert (tmp_path / "chelsea_occlusion_occlusion_evaluation.png").is_file()
+    assert main(["explain", "gradcam", demo_images["chelsea"], "--target-layer", "nope",
+                 "--save-dir", str(tmp_path)]) == 1
+    assert "no layer named 'nope'" in capsys.readouterr().err
+
+
+def test_compare_command(capsys, tmp_path, demo_images):
+    rc = main(["compare", demo_images["coffee"], "--methods", "gradcam,lime", "--lime-num-samples", "20",
+               "--save-dir", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "gradcam: class 967 (espresso)" in out and "lime: class 967 (espresso)" in out
+    assert (tmp_path / "coffee_compare.png").is_file()
+    assert main(["compare", demo_images["coffee"], "--methods", "gradcam,nope", "--save-dir", str(tmp_path)]) == 1
+    assert "unknown method 'nope'" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from paddlex_interpret.data import ImagePreprocess
 from paddlex_interpret.engine.explanation import PixelExplanation, SuperpixelExplanation
 from paddlex_interpret.evaluate import MetricResult
 from paddlex_interpret.evaluate._curves import fill_image
-from paddlex_interpret.evaluate.base import _REGISTRY
+from paddlex_interpret.evaluate import get_metric, metric_names
 from paddlex_interpret.evaluate.deletion_insertion import Deletion, DeletionInsertion, Insertion
 from paddlex_interpret.evaluate.infidelity import Infidelity, square_perturbations
 from paddlex_interpret.evaluate.perturbation import LeRF, MoRF, Perturbation
@@ -233,10 +233,10 @@ def test_parameter_and_input_errors(mosaic, intact):
     with pytest.raises(ValueError, match="does not match"):
         Deletion().evaluate(_pixel(mosaic, np.ones((8, 8))), intact)
     for name in ("deletion_insertion", "deletion", "insertion", "perturbation", "morf", "lerf", "infidelity"):
-        assert name in _REGISTRY
-    assert not _REGISTRY["deletion"].higher_is_better and _REGISTRY["insertion"].higher_is_better
-    assert not _REGISTRY["morf"].higher_is_better and _REGISTRY["lerf"].higher_is_better
-    assert not _REGISTRY["infidelity"].higher_is_better
+        assert name in metric_names()
+    assert not get_metric("deletion").higher_is_better and get_metric("insertion").higher_is_better
+    assert not get_metric("morf").higher_is_better and get_metric("lerf").higher_is_better
+    assert not get_metric("infidelity").higher_is_better
 
 
 # -- batch size never changes a score ---------------------------------------------------------------

@@ -6,7 +6,7 @@ from sklearn.metrics.pairwise import cosine_distances
 from conftest import GRID, grid_segments
 from paddlex_interpret.data import ImagePreprocess
 from paddlex_interpret.engine import LimeImage, SuperpixelExplanation, load_explanation
-from paddlex_interpret.engine.lime import segment
+from paddlex_interpret.data import segment
 from paddlex_interpret.engine.lime.local_model import cosine_distance_to_original, exponential_kernel
 from paddlex_interpret.models import PaddleLayerClassifier
 
@@ -99,7 +99,7 @@ def test_perturbed_batches_paint_hidden_superpixels(region_classifier, mosaic):
     segments = grid_segments(mosaic)
     masks = np.random.default_rng(0).integers(0, 2, size=(5, GRID * GRID), dtype=np.uint8)
     fill = engine._fill_image(mosaic, segments)
-    (start, batch), = list(engine._perturbed_batches(mosaic, segments, masks, fill))
+    batch = engine._perturbed(mosaic, segments, masks, fill)
     for i in range(5):
         for sp in range(GRID * GRID):
             pixels = batch[i][segments == sp]

@@ -6,6 +6,7 @@ import pytest
 from conftest import FAST_METHOD_PARAMS, SmallCNN
 from paddlex_interpret import interpret
 from paddlex_interpret.data import ImagePreprocess
+from paddlex_interpret.engine import get_method
 from paddlex_interpret.models import PaddleLayerClassifier
 
 FAST = FAST_METHOD_PARAMS
@@ -28,7 +29,7 @@ def test_method_leaves_model_untouched(method, mosaic):
     before = snapshot(net)
     device, dynamic = paddle.get_device(), paddle.in_dynamic_mode()
     classifier = PaddleLayerClassifier(net, preprocess=ImagePreprocess(None, None))
-    explanation = interpret._method_class(method)(classifier, **FAST[method]).explain(mosaic, None)
+    explanation = get_method(method).load()(classifier, **FAST[method]).explain(mosaic, None)
     assert explanation.image.shape == mosaic.shape
     assert np.all(np.isfinite(explanation.pixel_map()))
     after = snapshot(net)

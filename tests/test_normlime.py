@@ -14,15 +14,10 @@ from PIL import Image
 from paddlex_interpret.data import ImagePreprocess
 from paddlex_interpret.data.datasets import dataset_size, iter_dataset_images
 from paddlex_interpret.engine.lime.glime import GLime
-from paddlex_interpret.engine.lime.normlime import (
-    GlobalWeights,
-    NormLime,
-    NormLimeResult,
-    compute_global_weights,
-    grid_segments,
-    load_prior,
-    normlime_prior,
-)
+from paddlex_interpret.engine.lime.global_weights import GlobalWeights
+from paddlex_interpret.engine.lime.normlime import NormLime, NormLimeResult, normlime_prior
+from paddlex_interpret.engine.lime.normlime_dataset import compute_global_weights
+from paddlex_interpret.priors.features import grid_segments, load_prior
 from paddlex_interpret.models import PaddleLayerClassifier
 from paddlex_interpret.priors.download import KMEANS_FILE, PARAM_SHAPES
 from paddlex_interpret.priors.legacy_tensor import write_lod_tensor

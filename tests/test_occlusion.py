@@ -10,7 +10,7 @@ from paddlex_interpret.data import ImagePreprocess
 from paddlex_interpret.engine.explanation import PixelExplanation
 from paddlex_interpret.engine.perturbation import Occlusion
 from paddlex_interpret.models import PaddleLayerClassifier
-from paddlex_interpret.models.paddle_layer import eval_mode
+from paddlex_interpret.models import eval_mode
 
 RAW = ImagePreprocess(resize_short=None, crop_size=None)
 

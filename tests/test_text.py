@@ -9,8 +9,9 @@ import paddle
 import pytest
 
 from paddlex_interpret import interpret
-from paddlex_interpret.text import (LabelCountError, LimeText, TextClassifier, TextExplanation, as_text_classifier,
-                                    explanation_to_html, is_text_classifier)
+from paddlex_interpret.engine import LimeText, TextExplanation
+from paddlex_interpret.models import LabelCountError, TextClassifier, as_text_classifier, is_text_classifier
+from paddlex_interpret.vis import explanation_to_html
 
 pytestmark = pytest.mark.paddlenlp
 

@@ -1,4 +1,5 @@
 """The tutorials run end to end (real demo model, real photos) and produce what they promise."""
+import ast
 import os
 import subprocess
 import sys
@@ -19,6 +20,26 @@ def run_tutorial(script, *args):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     return result, output
+
+
+class _Strings(ast.NodeTransformer):
+    """Blanks every string (messages, docstrings, f-strings): what is left is the code."""
+
+    def visit_Constant(self, node):
+        return ast.copy_location(ast.Constant(value=""), node) if isinstance(node.value, str) else node
+
+    def visit_JoinedStr(self, node):
+        return ast.copy_location(ast.Constant(value=""), node)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in TUTORIALS.glob("*.py") if not p.stem.endswith("_zh")))
+def test_english_and_chinese_tutorials_run_the_same_code(name):
+    """Each tutorial exists in English and Chinese and the two differ only in comments and text, so a
+    change of code is made in both files (this test fails until it is) and both are run below."""
+    english, chinese = TUTORIALS / f"{name}.py", TUTORIALS / f"{name}_zh.py"
+    assert chinese.is_file(), f"{english.name} has no Chinese version"
+    code = [ast.dump(_Strings().visit(ast.parse(path.read_text(encoding="utf-8")))) for path in (english, chinese)]
+    assert code[0] == code[1], f"{english.name} and {chinese.name} differ in code, not only in text"
 
 
 @pytest.mark.parametrize("script", ["lime.py", "lime_zh.py"])

@@ -15,6 +15,7 @@ model's weights are destroyed?
 """
 import argparse
 import time
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -50,15 +51,20 @@ def photo_paths(fast):
     return [rocket] if fast else [chelsea, coffee, rocket]
 
 
+def width(text):
+    """Width in a terminal: wide (e.g. Chinese) characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def print_table(rows, columns, better):
     """rows: [(method, {column: value})]; a value is a float, a string or missing."""
     cells = [["method"] + [c for c, _ in columns]]
     for method, values in rows:
         cells.append([method] + [fmt.format(values[c]) if c in values else "-" for c, fmt in columns])
     cells.append(["(better)"] + [better[c] for c, _ in columns])
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(cells[0]))]
     for row in cells:
-        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  " + "  ".join(cell + " " * (w - width(cell)) for cell, w in zip(row, widths)).rstrip())
 
 
 class EdgeMap:

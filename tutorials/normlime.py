@@ -189,8 +189,8 @@ def main(argv=None):
         else:
             print(f"  {label:<22}: top {ranked} (other superpixels than the NormLIME result)")
         print(f"  {'':<22}  figure {exp.figure_path}")
-    print(f"  (largest prior weight: {prior.max():.3f}; the stronger the pull, the more the top superpixels")
-    print("   are those of the prior's favourite clusters)")
+    print(f"  (largest prior weight: {prior.max():.3f}; the stronger the pull, the more the top superpixels\n"
+          "   are those of the prior's favourite clusters)")
     if not real:
         print("  (demonstration prior: this shows the mechanism, not what the model has learnt)")
     print(f"\nDone. Everything is in {save_dir.resolve()}")

@@ -29,7 +29,7 @@ import numpy as np
 import paddle
 
 from paddlex_interpret import interpret
-from paddlex_interpret.text import TextExplanation
+from paddlex_interpret.engine import TextExplanation
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 LABELS = {0: "rotten", 1: "fresh"}

@@ -9,10 +9,11 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 
-from ..models.base import Classifier
+from ..models.base import Classifier, GradientsUnavailableError
 from .explanation import PixelExplanation
+from .registry import METHODS, method_names
 
-__all__ = ["AttributionMethod", "check_images", "resolve_targets"]
+__all__ = ["AttributionMethod", "check_images", "resolve_targets", "check_gradients"]
 
 
 def check_images(images) -> np.ndarray:
@@ -38,6 +39,21 @@ def resolve_targets(classifier: Classifier, images: np.ndarray,
     return np.asarray(targets, dtype=np.int64)
 
 
+def check_gradients(method: str, classifier: Classifier) -> None:
+    """Refuse a black-box classifier for a method the registry says needs gradients or layers, naming
+    the methods that do work on it and how to get a differentiable model."""
+    spec = METHODS.get(method)
+    if spec is None or spec.needs == "black_box":
+        return
+    reason = classifier.gradients_unavailable()
+    if reason:
+        black_box = ", ".join(method_names(explains="image", needs="black_box"))
+        others = ", ".join(n for n in method_names(explains="image") if METHODS[n].needs != "black_box")
+        raise GradientsUnavailableError(
+            f"{method} needs a differentiable (dygraph) model, but {reason}. Black-box methods work on it: "
+            f"{black_box} and the evaluation metrics. For {others}, {classifier.gradients_remedy}")
+
+
 class AttributionMethod:
     """Subclasses set ``method`` and implement :meth:`attribute` and :meth:`params`."""
 
@@ -46,6 +62,7 @@ class AttributionMethod:
     def __init__(self, classifier: Classifier):
         if not isinstance(classifier, Classifier):
             raise TypeError(f"classifier must be a paddlex_interpret Classifier, got {type(classifier).__name__}")
+        check_gradients(self.method, classifier)
         self.classifier = classifier
 
     def attribute(self, images: np.ndarray, targets: Union[None, int, Sequence[int]] = None) -> np.ndarray:

@@ -6,19 +6,12 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from ..models.base import Classifier
-from .explanation import PixelExplanation, SuperpixelExplanation
+from .explanation import PixelExplanation
+from .maps import importance_map
 
 __all__ = ["Consensus", "NORMALIZATIONS"]
 
 NORMALIZATIONS = ("max", "sum", "none")
-
-
-def _saliency(explanation) -> np.ndarray:
-    """Non-negative (H, W) map: |attribution| summed over channels; positive superpixel weights."""
-    if isinstance(explanation, SuperpixelExplanation):
-        return np.clip(explanation.pixel_map(), 0, None)
-    return np.abs(np.asarray(explanation.attribution, dtype=np.float64)).reshape(
-        -1, *explanation.image.shape[:2]).sum(axis=0)
 
 
 class Consensus:
@@ -66,7 +59,7 @@ class Consensus:
         for engine, target in zip(self.engines, targets):
             exp = engine.explain(image, target)  # LimeImage and AttributionMethod both take (image, target)
             explanations.append(exp)
-            s = _saliency(exp)
+            s = importance_map(exp, "positive", channels="abs_sum")
             scale = {"max": s.max(), "sum": s.sum(), "none": 1.0}[self.normalize]
             per_model.append(s / scale if scale > 0 else s)
         per_model = np.stack(per_model)

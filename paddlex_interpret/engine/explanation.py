@@ -1,14 +1,18 @@
-"""Explanation result types: what figures, evaluators and a GUI need, savable without pickle."""
+"""Explanation result types (superpixel, pixel and text explanations): what figures, evaluators and a
+GUI need, savable without pickle."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import numpy as np
 
-__all__ = ["SuperpixelExplanation", "PixelExplanation", "load_explanation"]
+from ._validation import check_positive_int
+from .maps import CHANNEL_REDUCTIONS, importance_map
+
+__all__ = ["SuperpixelExplanation", "PixelExplanation", "TextExplanation", "TokenWeight", "load_explanation"]
 
 _FORMAT_VERSION = 1
 
@@ -121,8 +125,8 @@ class SuperpixelExplanation(SurrogateResults):
         return np.argsort(-np.abs(w), kind="stable")
 
     def pixel_map(self, target: Optional[int] = None) -> np.ndarray:
-        """The weights painted onto pixels: ``(H, W)`` float array."""
-        return self.weights_of(target)[self.segments]
+        """The weights painted onto pixels: ``(H, W)`` float array (:func:`~.maps.importance_map`, signed)."""
+        return importance_map(self, "signed", target=target)
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path) -> Path:
@@ -180,25 +184,15 @@ class PixelExplanation:
         return [self.target]
 
     def saliency(self, reduce: str = "abs_sum") -> np.ndarray:
-        """``(H, W)`` map: channels reduced by 'abs_sum' (default), 'sum', 'abs_max' or 'l2'."""
-        a = np.asarray(self.attribution, dtype=np.float64)
-        if a.ndim == 2:
-            return a
-        if reduce == "abs_sum":
-            return np.abs(a).sum(axis=0)
-        if reduce == "sum":
-            return a.sum(axis=0)
-        if reduce == "abs_max":
-            return np.abs(a).max(axis=0)
-        if reduce == "l2":
-            return np.sqrt((a ** 2).sum(axis=0))
-        raise ValueError(f"reduce must be one of 'abs_sum', 'sum', 'abs_max', 'l2'; got {reduce!r}")
+        """``(H, W)`` map: channels reduced by 'abs_sum' (default), 'sum', 'abs_max' or 'l2'
+        (:func:`~.maps.importance_map` with ``channels=reduce``)."""
+        if reduce not in CHANNEL_REDUCTIONS:
+            raise ValueError(f"reduce must be one of 'abs_sum', 'sum', 'abs_max', 'l2'; got {reduce!r}")
+        return importance_map(self, "signed", channels=reduce)
 
     def pixel_map(self, target: Optional[int] = None) -> np.ndarray:
         """Signed ``(H, W)`` map (channels summed), the common view shared with superpixel results."""
-        if target is not None and int(target) != self.target:
-            raise KeyError(f"class {target} was not explained; explained class: {self.target}")
-        return self.saliency("sum")
+        return importance_map(self, "signed", target=target)
 
     def save(self, path) -> Path:
         """Write an ``.npz`` (arrays + JSON metadata; no pickle). Returns the path written."""
@@ -215,6 +209,130 @@ class PixelExplanation:
         return cls(method=meta["method"], image=data["image"], attribution=data["attribution"], target=meta["target"],
                    label_name=meta["label_name"], probability=meta["probability"], params=meta["params"],
                    extras={k: data[f"extra_{k}"] for k in meta["extras"]}, figure_path=meta["figure_path"])
+
+
+class TokenWeight(NamedTuple):
+    """One token of an explained text: its position, text and LIME weight."""
+
+    position: int
+    token: str
+    weight: float
+
+
+@dataclass
+class TextExplanation(SurrogateResults):
+    """Per-token LIME weights for one text and one or more classes.
+
+    Attributes
+    ----------
+    method : str
+        ``'lime_text'``.
+    text : str
+        The explained text.
+    tokens : list of str
+        The tokens the weights belong to (special tokens excluded), in text order.
+    token_ids : list of int
+        Their vocabulary ids.
+    targets : list of int
+        Explained classes, first = primary (the top-1 class unless the caller chose one).
+    weights : dict int -> ndarray (num_tokens,)
+        Surrogate weight of each token position for each explained class: positive means the
+        token raises the class probability, negative that it lowers it.
+    label_names, probabilities, intercepts, scores, local_predictions : dict int -> value
+        Per explained class: name, model probability on the text, surrogate intercept, weighted
+        R^2 of the local fit and the surrogate's value at the text.
+    class_names : list of str
+        Names of all the model's classes.
+    class_probabilities : ndarray (num_classes,)
+        The model's probabilities of all classes on the text.
+    params : dict
+        Every parameter of the run, including the seed actually used (``'random_state'``).
+    html_path : str or None
+        The HTML page written by :func:`paddlex_interpret.interpret.lime_text`, if any.
+    """
+
+    method: str
+    text: str
+    tokens: List[str]
+    token_ids: List[int]
+    targets: List[int]
+    weights: Dict[int, np.ndarray]
+    label_names: Dict[int, str]
+    probabilities: Dict[int, float]
+    intercepts: Dict[int, float] = field(default_factory=dict)
+    scores: Dict[int, float] = field(default_factory=dict)
+    local_predictions: Dict[int, float] = field(default_factory=dict)
+    class_names: List[str] = field(default_factory=list)
+    class_probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    params: Dict[str, Any] = field(default_factory=dict)
+    html_path: Optional[str] = None
+
+    # -- views on the primary class (target, label_name, probability, score: SurrogateResults) ---
+    @property
+    def intercept(self) -> float:
+        return self.intercepts.get(self.target, float("nan"))
+
+    @property
+    def seed(self) -> Optional[int]:
+        """The seed the perturbations were drawn with (pass it as ``random_state`` to repeat)."""
+        return self.params.get("random_state")
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def predicted_class(self) -> int:
+        """The model's most probable class on the text."""
+        return int(np.argmax(self.class_probabilities))
+
+    @property
+    def predicted_label(self) -> str:
+        c = self.predicted_class
+        return self.class_names[c] if c < len(self.class_names) else str(c)
+
+    def top_tokens(self, target: Optional[int] = None, k: Optional[int] = 5,
+                   absolute: bool = False) -> List[TokenWeight]:
+        """The ``k`` tokens that speak most for ``target``.
+
+        Parameters
+        ----------
+        target : int, optional
+            An explained class; default the primary one.
+        k : int or None, default 5
+            How many; None returns every token.
+        absolute : bool, default False
+            Rank by ``|weight|`` (for or against the class) instead of by weight.
+
+        Returns
+        -------
+        list of TokenWeight
+            ``(position, token, weight)`` tuples, best first; ties keep text order.
+        """
+        w = np.asarray(self.weights_of(target), dtype=np.float64)
+        order = np.argsort(-(np.abs(w) if absolute else w), kind="stable")
+        if k is not None:
+            order = order[:check_positive_int(k, "k")]
+        return [TokenWeight(int(i), self.tokens[i], float(w[i])) for i in order]
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write an ``.npz`` (arrays + JSON metadata; no pickle). Returns the path written."""
+        meta = {"kind": "text", "method": self.method, "text": self.text, "tokens": list(self.tokens),
+                **self._per_class_meta(), "class_names": list(self.class_names), "params": self.params,
+                "html_path": self.html_path}
+        return _write_npz(path, meta, token_ids=np.asarray(self.token_ids, dtype=np.int64),
+                          class_probabilities=np.asarray(self.class_probabilities, dtype=np.float64),
+                          **self._weight_arrays())
+
+    @classmethod
+    def load(cls, path) -> "TextExplanation":
+        """Read a file written by :meth:`save`."""
+        meta, data = _read_npz(path, "text")
+        return cls(method=meta["method"], text=meta["text"], tokens=list(meta["tokens"]),
+                   token_ids=[int(i) for i in data["token_ids"]], **cls._per_class_fields(meta, data),
+                   class_names=list(meta["class_names"]), class_probabilities=data["class_probabilities"],
+                   params=meta["params"], html_path=meta["html_path"])
 
 
 def _write_npz(path, meta: dict, **arrays) -> Path:
@@ -257,11 +375,7 @@ def _json_default(obj):
 def load_explanation(path):
     """Load any explanation saved by paddlex_interpret (the type is read from the file)."""
     meta, _ = _read_npz(path)
-    kinds = {"superpixel": SuperpixelExplanation, "pixel": PixelExplanation}
-    if meta.get("kind") == "text":
-        from ..text.lime_text import TextExplanation  # no paddlenlp import
-
-        kinds["text"] = TextExplanation
+    kinds = {"superpixel": SuperpixelExplanation, "pixel": PixelExplanation, "text": TextExplanation}
     if meta.get("kind") not in kinds:
         raise ValueError(f"'{path}' holds an unknown explanation kind {meta.get('kind')!r}")
     return kinds[meta["kind"]].load(path)

@@ -4,15 +4,18 @@ Metric classes (imported on first use): DeletionInsertion, Deletion, Insertion, 
 MoRF, LeRF, Infidelity, PointGame, PointGameSegmentation, ModelParameterRandomization,
 DataRandomizationCheck.
 """
-from .base import Metric, MetricResult, available, get_metric, register
+from .base import Metric, MetricResult
+from .registry import available, get_metric, metric_names, register
 
-__all__ = ["Metric", "MetricResult", "available", "get_metric", "register"]
+__all__ = ["Metric", "MetricResult", "available", "get_metric", "metric_names", "register", "EvaluationReport",
+           "evaluate_explanation"]
 
 _LAZY = {
     "DeletionInsertion": "deletion_insertion", "Deletion": "deletion_insertion", "Insertion": "deletion_insertion",
     "Perturbation": "perturbation", "MoRF": "perturbation", "LeRF": "perturbation", "Infidelity": "infidelity",
     "PointGame": "point_game", "PointGameSegmentation": "point_game",
     "ModelParameterRandomization": "sanity", "DataRandomizationCheck": "sanity",
+    "EvaluationReport": "report", "evaluate_explanation": "report",
 }
 
 

@@ -1,4 +1,4 @@
-"""What every evaluation metric shares: a registry, its declared scope, and its result type."""
+"""What every evaluation metric shares: its declared scope, its result type and the map it ranks pixels by."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,10 +6,9 @@ from typing import Any, Dict, List, Tuple, Type
 
 import numpy as np
 
-__all__ = ["Metric", "MetricResult", "register", "available", "get_metric"]
+from ..engine.maps import importance_map
 
-_REGISTRY: Dict[str, Type["Metric"]] = {}
-
+__all__ = ["Metric", "MetricResult", "explanation_kind", "ranking_map"]
 
 @dataclass
 class MetricResult:
@@ -53,36 +52,6 @@ class Metric:
         raise NotImplementedError
 
 
-def register(cls: Type[Metric]) -> Type[Metric]:
-    """Class decorator adding a metric to :func:`available`."""
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"a metric named {cls.name!r} is already registered")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_all():
-    from . import deletion_insertion, infidelity, perturbation, point_game, sanity  # noqa: F401
-
-
-def available() -> List[Dict[str, Any]]:
-    """Every registered metric with what it applies to and whether higher is better."""
-    _load_all()
-    return [
-        {"name": c.name, "class": c.__name__, "applies_to": c.applies_to, "higher_is_better": c.higher_is_better,
-         "needs_model": c.needs_model, "needs": c.needs, "description": c.description}
-        for c in sorted(_REGISTRY.values(), key=lambda c: c.name)
-    ]
-
-
-def get_metric(name: str) -> Type[Metric]:
-    """The metric class registered as ``name``."""
-    _load_all()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown metric {name!r}; available: {sorted(_REGISTRY)}")
-    return _REGISTRY[name]
-
-
 def explanation_kind(explanation) -> str:
     """'superpixel' for LIME-family results, 'pixel' for per-pixel maps."""
     return "superpixel" if hasattr(explanation, "segments") else "pixel"
@@ -92,6 +61,4 @@ def ranking_map(explanation) -> np.ndarray:
     """The ``(H, W)`` importance map a metric ranks pixels by: superpixel weights painted on their
     pixels; a 2-D map (CAM, occlusion) as it is; a ``(3, H, W)`` attribution by |a| summed over
     channels (gradient methods' sign says little about importance)."""
-    if explanation_kind(explanation) == "superpixel":
-        return np.asarray(explanation.pixel_map(), dtype=np.float64)
-    return explanation.saliency("abs_sum")
+    return importance_map(explanation, "signed", channels="abs_sum")

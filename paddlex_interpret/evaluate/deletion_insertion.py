@@ -3,12 +3,10 @@ pixels the explanation ranks first are removed (inserted)?"""
 from __future__ import annotations
 
 from ._curves import CurveMetric
-from .base import register
 
 __all__ = ["DeletionInsertion", "Deletion", "Insertion"]
 
 
-@register
 class DeletionInsertion(CurveMetric):
     """Deletion and/or insertion curves of the target's probability.
 
@@ -67,7 +65,6 @@ class DeletionInsertion(CurveMetric):
     combined = ("insertion", "deletion")
 
 
-@register
 class Deletion(DeletionInsertion):
     """Deletion AUC alone (lower is better); see :class:`DeletionInsertion`."""
 
@@ -77,7 +74,6 @@ class Deletion(DeletionInsertion):
     fixed_mode = "deletion"
 
 
-@register
 class Insertion(DeletionInsertion):
     """Insertion AUC alone (higher is better); see :class:`DeletionInsertion`."""
 

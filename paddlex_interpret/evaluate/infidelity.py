@@ -10,9 +10,10 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from ..engine._validation import check_positive_int
+from ..engine.maps import importance_map
 from ._curves import (Fill, check_classifier, check_fill, check_no_extra_inputs, describe_fill, explanation_image,
                       fill_image, predict_target, resolve_target)
-from .base import Metric, MetricResult, explanation_kind, register
+from .base import Metric, MetricResult, explanation_kind
 
 __all__ = ["Infidelity"]
 
@@ -60,7 +61,6 @@ def _square_sums(phi: np.ndarray, squares: np.ndarray) -> np.ndarray:
     return table[t + s, l + s] - table[t, l + s] - table[t + s, l] + table[t, l]
 
 
-@register
 class Infidelity(Metric):
     """Infidelity with the optimal-scale normalisation of the official implementation (lower is better).
 
@@ -153,10 +153,8 @@ class Infidelity(Metric):
     def explanation_map(self, explanation, target: int) -> np.ndarray:
         """``phi``: the explanation as one signed value per pixel (see the class notes)."""
         if explanation_kind(explanation) == "superpixel":
-            phi = explanation.pixel_map(target)
-        else:
-            phi = explanation.saliency(self.reduce)
-        return np.asarray(phi, dtype=np.float64)
+            return importance_map(explanation, target=target)
+        return importance_map(explanation, channels=self.reduce)
 
     def _key(self, image: np.ndarray, target: int, classifier) -> tuple:
         digest = hashlib.sha256(image.tobytes()).hexdigest()

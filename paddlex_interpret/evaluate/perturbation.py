@@ -3,12 +3,10 @@ first and follow the target's probability."""
 from __future__ import annotations
 
 from ._curves import CurveMetric
-from .base import register
 
 __all__ = ["Perturbation", "MoRF", "LeRF"]
 
 
-@register
 class Perturbation(CurveMetric):
     """MoRF and/or LeRF curves of the target's probability.
 
@@ -36,7 +34,6 @@ class Perturbation(CurveMetric):
     combined = ("lerf", "morf")
 
 
-@register
 class MoRF(Perturbation):
     """MoRF AUC alone (lower is better); see :class:`Perturbation`."""
 
@@ -46,7 +43,6 @@ class MoRF(Perturbation):
     fixed_mode = "morf"
 
 
-@register
 class LeRF(Perturbation):
     """LeRF AUC alone (higher is better); see :class:`Perturbation`."""
 

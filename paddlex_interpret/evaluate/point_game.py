@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .base import Metric, MetricResult, ranking_map, register
+from .base import Metric, MetricResult, ranking_map
 
 __all__ = ["PointGame", "PointGameSegmentation", "bbox_mask", "pointing_scores"]
 
@@ -135,7 +135,6 @@ class _PointingBase(Metric):
         return MetricResult(name=self.name, score=details["f1_score"], higher_is_better=True, details=details)
 
 
-@register
 class PointGame(_PointingBase):
     """Alignment of an explanation with a bounding box (InterpretDL's ``PointGame``).
 
@@ -174,7 +173,6 @@ class PointGame(_PointingBase):
         return self._result(exp_map, region, {"bbox": tuple(int(v) for v in bbox)})
 
 
-@register
 class PointGameSegmentation(_PointingBase):
     """Alignment of an explanation with a binary segmentation mask (InterpretDL's
     ``PointGameSegmentation``): the measures of :class:`PointGame` with the mask as the region.

@@ -16,14 +16,14 @@ fails, whatever its maps look like.
 """
 from __future__ import annotations
 
-import copy
 import numbers
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .base import Metric, MetricResult, ranking_map, register
+from ..engine.maps import importance_map
+from .base import Metric, MetricResult, ranking_map
 
 __all__ = ["ModelParameterRandomization", "DataRandomizationCheck", "map_similarity", "randomization_groups",
            "SIMILARITIES"]
@@ -35,10 +35,6 @@ _DISTRIBUTIONS = ("normal", "uniform")
 
 
 # -- similarity of two maps ----------------------------------------------------------------------
-def _signed_map(explanation) -> np.ndarray:
-    return np.asarray(explanation.pixel_map(), dtype=np.float64)
-
-
 def _unit(x: np.ndarray) -> np.ndarray:
     """Min-max normalisation to [0, 1] (a constant map becomes all zeros)."""
     lo, hi = float(x.min()), float(x.max())
@@ -91,9 +87,9 @@ def map_similarity(first, second, measure: str) -> float:
     if measure not in SIMILARITIES:
         raise ValueError(f"unknown similarity {measure!r}; choose from {SIMILARITIES}")
     if measure == "spearman_signed":
-        a, b = _signed_map(first), _signed_map(second)
+        a, b = importance_map(first), importance_map(second)
     else:
-        a, b = np.abs(ranking_map(first)), np.abs(ranking_map(second))
+        a, b = (importance_map(e, "absolute", channels="abs_sum") for e in (first, second))
     if a.shape != b.shape:
         raise ValueError(f"cannot compare maps of shapes {a.shape} and {b.shape}")
     return {"spearman": _spearman, "spearman_signed": _spearman, "ssim": _ssim, "hog": _hog}[measure](a, b)
@@ -198,13 +194,12 @@ def randomization_groups(network, granularity: str = "top", layers: Optional[Seq
 
 
 # -- the model randomisation test ----------------------------------------------------------------
-@register
 class ModelParameterRandomization(Metric):
     """Adebayo et al.'s model parameter randomisation test.
 
     The image is explained with the trained model; then, on a **deep copy** of the network
-    (``copy.deepcopy(classifier.network)`` wrapped in a new ``PaddleLayerClassifier`` with the
-    same preprocess, labels and output kind; the user's model is never touched), layer groups
+    (``classifier.clone()``: same preprocess, labels and output kind; the user's model is never
+    touched), layer groups
     are re-initialised from the output down, and the image is re-explained after each step for
     the same target. Each step's map is compared with the trained model's map.
 
@@ -277,20 +272,6 @@ class ModelParameterRandomization(Metric):
         self.keep_maps = bool(keep_maps)
 
     # -- copy and randomise ------------------------------------------------------------------------
-    @staticmethod
-    def _copy_classifier(classifier):
-        from ..models import PaddleLayerClassifier
-
-        if not isinstance(classifier, PaddleLayerClassifier):
-            raise TypeError(
-                f"model randomisation needs a PaddleLayerClassifier (a paddle network to copy), "
-                f"got {type(classifier).__name__}"
-            )
-        output = "probabilities" if classifier.outputs_probabilities else "logits"
-        network = copy.deepcopy(classifier.network)
-        return PaddleLayerClassifier(network, preprocess=classifier.preprocess, labels=classifier.labels,
-                                     output=output)
-
     def _new_values(self, index: int, value: np.ndarray) -> np.ndarray:
         rng = np.random.default_rng([self.random_state, index])
         mean, std = float(value.mean()), float(value.std())
@@ -333,7 +314,7 @@ class ModelParameterRandomization(Metric):
         target = classifier.check_class_index(target, "target")
 
         original = _explain(self.method_factory, classifier, image, target)
-        random_clf = self._copy_classifier(classifier)
+        random_clf = classifier.clone()
         network = random_clf.network
         groups = randomization_groups(network, self.granularity, self.layers)
 
@@ -376,7 +357,6 @@ class ModelParameterRandomization(Metric):
 
 
 # -- the data randomisation test -----------------------------------------------------------------
-@register
 class DataRandomizationCheck(Metric):
     """Adebayo et al.'s data (label) randomisation test.
 

@@ -1,14 +1,17 @@
-"""Model adapters: turn a user's model object into a :class:`Classifier`."""
+"""Model adapters: turn a user's model object into a :class:`Classifier` (images) or a
+:class:`TextClassifier` (PaddleNLP sequence classifiers)."""
 from __future__ import annotations
 
 import os
 
-from .base import Classifier, GradientsUnavailableError, LabelCountError, check_overrides
-from .paddle_layer import PaddleLayerClassifier, eval_mode
+from .base import Classifier, GradientsUnavailableError, LabelCountError, LabelledModel, check_overrides, eval_mode
+from .paddle_layer import PaddleLayerClassifier
+from .paddlenlp import Encoded, TextClassifier, Tokenized, as_text_classifier, is_text_classifier
 from .static_model import StaticClassifier
 
 __all__ = ["Classifier", "PaddleLayerClassifier", "StaticClassifier", "as_classifier", "eval_mode",
-           "GradientsUnavailableError", "LabelCountError"]
+           "GradientsUnavailableError", "LabelCountError", "LabelledModel", "TextClassifier", "Tokenized", "Encoded",
+           "as_text_classifier", "is_text_classifier"]
 
 _EXPECTED = (
     "a paddle.nn.Layer image classifier (PaddleClas architectures included), a paddlex.create_model(...) "

@@ -1,19 +1,129 @@
-"""The Classifier abstraction every algorithm talks to."""
+"""What every model adapter shares: the Classifier abstractions the algorithms talk to, the label
+checks, and small helpers (eval mode, softmax, first output) used by every adapter."""
 from __future__ import annotations
 
 import abc
-from typing import List, Optional, Sequence
+import contextlib
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..data import ImagePreprocess, ImageSource, load_image
 
-__all__ = ["Classifier", "ScoringClassifier", "LabelCountError", "softmax", "GradientsUnavailableError"]
+__all__ = ["LabelledModel", "Classifier", "BaseTextClassifier", "ScoringClassifier", "LabelCountError", "GradientsUnavailableError",
+           "softmax", "eval_mode", "first_output", "check_overrides", "check_label_count", "check_class_index"]
 
 OUTPUT_KINDS = ("auto", "logits", "probabilities")
 
 
-class Classifier(abc.ABC):
+class LabelCountError(TypeError, ValueError):
+    """The number of label names differs from the model's number of outputs.
+
+    A ``TypeError`` (the pair model/labels does not fit together) and a ``ValueError`` (a bad
+    ``labels`` value), so either ``except`` clause catches it.
+    """
+
+
+class GradientsUnavailableError(TypeError):
+    """The model is black-box (e.g. an exported static model); the method needs gradients or layers."""
+
+
+def check_label_count(labels: Optional[Sequence[str]], count: Optional[int], source: str = "labels",
+                      model: str = "the network outputs") -> None:
+    """Raise :class:`LabelCountError` when ``labels`` does not name ``count`` classes."""
+    if labels is not None and count is not None and len(labels) != count:
+        raise LabelCountError(f"{source} has {len(labels)} names but {model} {count} classes")
+
+
+def check_class_index(class_index, num_classes: int, argument: str = "target") -> int:
+    """``class_index`` as int if it is an integer in ``0..num_classes-1``; else an error naming ``argument``."""
+    if isinstance(class_index, (bool, np.bool_)) or not isinstance(class_index, (int, np.integer)):
+        raise TypeError(f"{argument} must be an int class index, got {class_index!r}")
+    if not 0 <= int(class_index) < num_classes:
+        raise ValueError(
+            f"{argument}={int(class_index)} is out of range: the model has {num_classes} "
+            f"classes (valid: 0..{num_classes - 1})"
+        )
+    return int(class_index)
+
+
+@contextlib.contextmanager
+def eval_mode(layer):
+    """Put a ``paddle.nn.Layer`` in eval mode and restore every sublayer's own train/eval flag on exit."""
+    saved = [(sub, sub.training) for sub in layer.sublayers(include_self=True)]
+    layer.eval()
+    try:
+        yield layer
+    finally:
+        for sub, training in saved:
+            sub.training = training
+
+
+def first_output(out):
+    """The class scores of a model's output: a tensor as is; a dict's ``'logits'``/``'output'``/``'out'``
+    entry (else its first value); an output object's ``.logits``; a tuple's or list's first item."""
+    if isinstance(out, dict):
+        for key in ("logits", "output", "out"):
+            if key in out:
+                return out[key]
+        return next(iter(out.values()))
+    if getattr(out, "logits", None) is not None:
+        return out.logits
+    if isinstance(out, (list, tuple)):
+        return out[0]
+    return out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+def check_overrides(overrides, valid: Sequence[str], kind: str) -> None:
+    """Refuse adapter overrides that ``kind`` does not take, naming the ones it does."""
+    unknown = set(overrides) - set(valid)
+    if unknown:
+        raise TypeError(f"unknown overrides {sorted(unknown)} for {kind}; valid: {', '.join(valid)}")
+
+
+class LabelledModel:
+    """What image and text classifiers share: a class count, class names and the checks of class
+    indices that every algorithm applies to ``target`` arguments."""
+
+    labels: Optional[List[str]] = None
+
+    @property
+    def num_classes(self) -> int:
+        """Number of output classes."""
+        raise NotImplementedError
+
+    def label_name(self, class_index: int) -> str:
+        """Human-readable name of ``class_index`` (the index itself if no names are known)."""
+        self.check_class_index(class_index)
+        if self.labels:
+            return str(self.labels[int(class_index)])
+        return str(int(class_index))
+
+    def check_class_index(self, class_index, argument: str = "target") -> int:
+        """Validate a class index and return it as int; the error names ``argument``."""
+        return check_class_index(class_index, self.num_classes, argument)
+
+    def check_targets(self, targets, argument: str = "target") -> Tuple[int, ...]:
+        """An int or a sequence of ints -> the distinct class indices in order (at least one)."""
+        if isinstance(targets, (int, np.integer)) and not isinstance(targets, (bool, np.bool_)):
+            targets = [targets]
+        if isinstance(targets, (str, bytes)) or not hasattr(targets, "__iter__"):
+            raise TypeError(f"{argument} must be an int class index or a list of them, got {targets!r}")
+        checked = tuple(self.check_class_index(t, argument) for t in targets)
+        if not checked:
+            raise ValueError(f"{argument} must name at least one class")
+        return tuple(dict.fromkeys(checked))
+
+
+class Classifier(LabelledModel, abc.ABC):
     """An image classifier as the algorithms see it.
 
     Subclasses wrap one framework's model object. They know the preprocessing and the label
@@ -46,27 +156,39 @@ class Classifier(abc.ABC):
         """``{name: layer}`` of the model's sublayers, for methods that look inside (CAM, LRP)."""
         raise NotImplementedError(f"{type(self).__name__} exposes no layers")
 
+    @property
+    def outputs_probabilities(self) -> bool:
+        """Whether :meth:`forward` returns probabilities rather than logits."""
+        return False
+
+    def gradients_unavailable(self) -> Optional[str]:
+        """None when :meth:`forward` is differentiable; else why not (a sentence for error messages)."""
+        if type(self).forward is Classifier.forward:
+            return f"{type(self).__name__} has no differentiable forward"
+        return None
+
+    #: How a user gets a differentiable model when :meth:`gradients_unavailable` says why not.
+    gradients_remedy = "wrap the paddle.nn.Layer in a PaddleLayerClassifier"
+
+    def scores_for_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """Raw network outputs ``(N, classes)`` (float64) for an already normalised float32 batch,
+        without gradients - the path black-box methods that perturb the network input use."""
+        import paddle
+
+        x = paddle.to_tensor(np.ascontiguousarray(inputs, dtype=np.float32))
+        with paddle.no_grad(), self.eval_context():
+            out = self.forward(x)
+        return np.asarray(out.numpy(), dtype=np.float64)
+
+    def clone(self) -> "Classifier":
+        """An independent copy (same preprocessing and labels, its own copy of the network), for checks
+        that change the weights, such as model randomisation."""
+        raise TypeError(f"{type(self).__name__} cannot be cloned: this needs a paddle network to copy "
+                        "(a PaddleLayerClassifier, or a model with its dygraph network)")
+
     def image_as_explained(self, source: ImageSource, channel_order: str = "rgb") -> np.ndarray:
         """Load ``source`` and apply the geometric part of the preprocessing (uint8 RGB)."""
         return self.preprocess.geometry(load_image(source, channel_order=channel_order))
-
-    def label_name(self, class_index: int) -> str:
-        """Human-readable name of ``class_index`` (the index itself if no names are known)."""
-        self.check_class_index(class_index)
-        if self.labels:
-            return str(self.labels[int(class_index)])
-        return str(int(class_index))
-
-    def check_class_index(self, class_index, argument: str = "target") -> int:
-        """Validate a class index and return it as int; raise ValueError naming ``argument``."""
-        if isinstance(class_index, (bool, np.bool_)) or not isinstance(class_index, (int, np.integer)):
-            raise TypeError(f"{argument} must be an int class index, got {class_index!r}")
-        if not 0 <= int(class_index) < self.num_classes:
-            raise ValueError(
-                f"{argument}={int(class_index)} is out of range: the model has {self.num_classes} "
-                f"classes (valid: 0..{self.num_classes - 1})"
-            )
-        return int(class_index)
 
     def top_classes(self, image: np.ndarray, k: int = 5) -> List[tuple]:
         """``[(class_index, name, probability), ...]`` for the k most probable classes."""
@@ -75,27 +197,29 @@ class Classifier(abc.ABC):
         return [(int(i), self.label_name(int(i)), float(probs[i])) for i in order]
 
 
-def check_overrides(overrides, valid: Sequence[str], kind: str) -> None:
-    """Refuse adapter overrides that ``kind`` does not take, naming the ones it does."""
-    unknown = set(overrides) - set(valid)
-    if unknown:
-        raise TypeError(f"unknown overrides {sorted(unknown)} for {kind}; valid: {', '.join(valid)}")
+class BaseTextClassifier(LabelledModel):
+    """A text classifier as the algorithms see it (the PaddleNLP adapter,
+    :class:`~paddlex_interpret.models.paddlenlp.TextClassifier`, implements it).
 
+    Attributes ``unk_token_id`` / ``pad_token_id`` (int or None) and ``has_pad_token`` tell which
+    tokens can stand for a hidden one.
+    """
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable softmax over the last axis."""
-    z = logits - logits.max(axis=-1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=-1, keepdims=True)
-    return z
+    unk_token_id: Optional[int] = None
+    pad_token_id: Optional[int] = None
+    has_pad_token: bool = False
 
+    def encode(self, text: str):
+        """``(tokens, ids, truncated)`` of ``text`` without special tokens."""
+        raise NotImplementedError
 
-class LabelCountError(ValueError):
-    """The number of label names differs from the network's number of outputs."""
+    def input_length(self, num_tokens: int) -> int:
+        """Model input length of a sequence of ``num_tokens`` content tokens (special tokens added)."""
+        raise NotImplementedError
 
-
-class GradientsUnavailableError(TypeError):
-    """The model is black-box (e.g. an exported static model); the method needs gradients or layers."""
+    def predict_proba(self, sequences, batch_size: int = 50, pad_to: Optional[int] = None) -> np.ndarray:
+        """Class probabilities ``(N, num_classes)`` of token-id sequences (without special tokens)."""
+        raise NotImplementedError
 
 
 class ScoringClassifier(Classifier):
@@ -152,10 +276,7 @@ class ScoringClassifier(Classifier):
                 f"the network must return scores of shape (batch, classes); got {tuple(scores.shape)}"
             )
         if self._num_classes is None:
-            if self.labels is not None and len(self.labels) != scores.shape[1]:
-                raise LabelCountError(
-                    f"labels has {len(self.labels)} names but the network outputs {scores.shape[1]} classes"
-                )
+            check_label_count(self.labels, scores.shape[1])
             self._num_classes = scores.shape[1]
         if self._output == "auto":
             is_prob = bool(np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3))

@@ -85,10 +85,6 @@ class InferenceRunner:
         self._input = self._predictor.get_input_handle(names[0])
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
 
-    def input_shape(self) -> list:
-        """The declared input shape (-1 for free dimensions)."""
-        return list(self._input.shape())
-
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
         self._input.reshape(list(x.shape))
@@ -105,7 +101,7 @@ class InferenceRunner:
         """
         import paddle
 
-        from .paddle_layer import eval_mode
+        from .base import eval_mode
 
         spec = [paddle.static.InputSpec([None, *example.shape[1:]], "float32", "x")]
         tmp = tempfile.mkdtemp(prefix="paddlex_interpret_export_")

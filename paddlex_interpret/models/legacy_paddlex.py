@@ -24,7 +24,7 @@ import warnings
 from typing import List, Optional
 
 from ..data import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
-from .base import Classifier, LabelCountError, check_overrides
+from .base import Classifier, check_label_count, check_overrides
 from .transform_config import TransformConfigError
 
 __all__ = ["is_legacy_paddlex", "from_legacy_paddlex", "legacy_paddlex_version", "preprocess_from_legacy_transforms",
@@ -351,8 +351,8 @@ def from_legacy_paddlex(obj, **overrides) -> Classifier:
     if labels is None:
         labels, label_source = _model_labels(obj), "model.labels"
     count = _class_count(obj)
-    if labels is not None and not isinstance(labels, str) and count is not None and len(labels) != count:
-        raise LabelCountError(f"{label_source} has {len(labels)} names but the model has {count} classes")
+    if not isinstance(labels, str):
+        check_label_count(labels, count, label_source, "the model has")
 
     output = overrides.pop("output", None)
     if output is None:

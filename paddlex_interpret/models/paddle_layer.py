@@ -1,7 +1,7 @@
 """Adapter for a plain ``paddle.nn.Layer`` image classifier with explicit preprocessing."""
 from __future__ import annotations
 
-import contextlib
+import copy
 import warnings
 from typing import Optional, Sequence
 
@@ -9,36 +9,11 @@ import numpy as np
 import paddle
 
 from ..data import ImagePreprocess
-from .base import LabelCountError, ScoringClassifier, _validate_labels, softmax
+from .base import ScoringClassifier, _validate_labels, eval_mode, first_output
 
-__all__ = ["PaddleLayerClassifier", "LabelCountError", "softmax", "eval_mode"]
+__all__ = ["PaddleLayerClassifier"]
 
 _RUNNERS = ("auto", "dygraph", "inference")
-
-
-@contextlib.contextmanager
-def eval_mode(layer: paddle.nn.Layer):
-    """Put ``layer`` in eval mode and restore every sublayer's own train/eval flag on exit."""
-    saved = [(sub, sub.training) for sub in layer.sublayers(include_self=True)]
-    layer.eval()
-    try:
-        yield layer
-    finally:
-        for sub, training in saved:
-            sub.training = training
-
-
-def _first_output(out):
-    if isinstance(out, dict):
-        for key in ("logits", "output", "out"):
-            if key in out:
-                return out[key]
-        return next(iter(out.values()))
-    if isinstance(out, (list, tuple)):
-        return out[0]
-    if hasattr(out, "logits"):
-        return out.logits
-    return out
 
 
 class PaddleLayerClassifier(ScoringClassifier):
@@ -95,13 +70,19 @@ class PaddleLayerClassifier(ScoringClassifier):
 
         The caller decides the mode; use :func:`eval_mode` to run it as in inference.
         """
-        return _first_output(self.network(inputs))
+        return first_output(self.network(inputs))
 
     def eval_context(self):
         return eval_mode(self.network)
 
     def named_layers(self) -> dict:
         return dict(self.network.named_sublayers())
+
+    def clone(self) -> "PaddleLayerClassifier":
+        """A classifier on a deep copy of the network (same preprocessing, labels and output kind)."""
+        output = "probabilities" if self.outputs_probabilities else "logits"
+        return PaddleLayerClassifier(copy.deepcopy(self.network), preprocess=self.preprocess, labels=self.labels,
+                                     output=output, runner=self.runner)
 
     def _parameter_fingerprint(self) -> tuple:
         params = self.network.parameters()
@@ -151,5 +132,5 @@ class PaddleLayerClassifier(ScoringClassifier):
         if fast is not None:
             return fast(batch)
         with paddle.no_grad(), eval_mode(self.network):
-            out = _first_output(self.network(paddle.to_tensor(batch)))
+            out = first_output(self.network(paddle.to_tensor(batch)))
         return out.numpy() if hasattr(out, "numpy") else out

@@ -10,10 +10,7 @@ from ..data import ImagePreprocess
 from .base import GradientsUnavailableError, ScoringClassifier, _validate_labels
 from .inference_runner import InferenceRunner, find_static_model
 
-__all__ = ["StaticClassifier", "BLACK_BOX_METHODS", "GRADIENT_METHODS"]
-
-BLACK_BOX_METHODS = ("lime", "normlime", "glime", "occlusion", "evaluate (deletion, insertion, morf, lerf, infidelity)")
-GRADIENT_METHODS = ("smoothgrad", "intgrad", "gradshap", "gradcam", "scorecam", "lrp", "consensus")
+__all__ = ["StaticClassifier"]
 
 
 class StaticClassifier(ScoringClassifier):
@@ -71,17 +68,26 @@ class StaticClassifier(ScoringClassifier):
     def _batch_scores(self, batch: np.ndarray):
         return self._runner(batch)
 
+    def gradients_unavailable(self):
+        if self._dygraph is not None:
+            return None
+        return (f"this is an exported static model run by Paddle Inference ({self.model_file}); Paddle gives no "
+                "input gradients for loaded programs")
+
+    gradients_remedy = ("pass the dygraph network with the same weights, e.g. a PaddleClas architecture with the "
+                        "training output's best_model.pdparams: as_classifier(model, network=net), or "
+                        "as_classifier(('config.yaml', 'best_model.pdparams'))")
+
     def _needs_dygraph(self, what: str):
         if self._dygraph is None:
-            raise GradientsUnavailableError(
-                f"{what} needs a differentiable (dygraph) model, but this is an exported static model run by "
-                f"Paddle Inference ({self.model_file}); Paddle gives no input gradients for loaded programs. "
-                f"Black-box methods work on it: {', '.join(BLACK_BOX_METHODS)}. For {', '.join(GRADIENT_METHODS)}, "
-                "pass the dygraph network with the same weights, e.g. a PaddleClas architecture with the "
-                "training output's best_model.pdparams: as_classifier(model, network=net), or "
-                "as_classifier(('config.yaml', 'best_model.pdparams'))"
-            )
+            raise GradientsUnavailableError(f"{what} needs a differentiable (dygraph) model, but "
+                                            f"{self.gradients_unavailable()}; {self.gradients_remedy}")
         return self._dygraph
+
+    def clone(self):
+        """A :class:`PaddleLayerClassifier` on a deep copy of the dygraph network: checks that change
+        weights must see them in every forward, which the exported program would not."""
+        return self._needs_dygraph("cloning").clone()
 
     def forward(self, inputs):
         return self._needs_dygraph("a gradient method").forward(inputs)

@@ -311,7 +311,7 @@ def build_prior(
     from tqdm.auto import tqdm
 
     from ..data import ImagePreprocess, load_image
-    from ..engine.lime.segmentation import segment
+    from ..data.segmentation import segment
     from .stem import superpixel_features
 
     if isinstance(clusters, bool) or not isinstance(clusters, (int, np.integer)) or clusters < 2:

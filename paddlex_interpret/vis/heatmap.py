@@ -4,20 +4,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 
-__all__ = ["STYLES", "normalize_map", "render", "to_2d"]
+__all__ = ["STYLES", "normalize_map", "render"]
 
 STYLES = ("heatmap", "overlay", "grayscale", "threshold")
-
-
-def to_2d(attribution: np.ndarray, reduce: str = "abs_sum") -> np.ndarray:
-    """Reduce a ``(3, H, W)`` attribution to ``(H, W)``; 2-D maps pass through."""
-    a = np.asarray(attribution, dtype=np.float64)
-    if a.ndim == 2:
-        return a
-    if a.ndim != 3:
-        raise ValueError(f"attribution must be (H, W) or (C, H, W); got shape {a.shape}")
-    return {"abs_sum": lambda: np.abs(a).sum(0), "sum": lambda: a.sum(0), "abs_max": lambda: np.abs(a).max(0),
-            "l2": lambda: np.sqrt((a ** 2).sum(0))}[reduce]()
 
 
 def normalize_map(saliency: np.ndarray, clip_percentile: float = 99.0, signed: bool = False) -> np.ndarray:

@@ -7,18 +7,17 @@ from typing import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..engine.explanation import PixelExplanation, SuperpixelExplanation
-from .heatmap import render, to_2d
+from ..engine.explanation import PixelExplanation
+from ..engine.maps import importance_map
+from .heatmap import render
 
 __all__ = ["pixel_figure", "comparison_figure", "save_figure", "saliency_of"]
 
 
 def saliency_of(explanation) -> np.ndarray:
-    """The ``(H, W)`` map a figure shows: |attribution| summed over channels for gradient-type maps,
-    the map itself for CAM/occlusion maps, superpixel weights (positive part) painted on pixels."""
-    if isinstance(explanation, SuperpixelExplanation):
-        return np.clip(explanation.pixel_map(), 0, None)
-    return to_2d(explanation.attribution, "abs_sum")
+    """The ``(H, W)`` map a figure shows: the positive evidence of :func:`~paddlex_interpret.engine.importance_map`,
+    with multi-channel attributions reduced to |a| summed over channels (superpixel weights: their positive part)."""
+    return importance_map(explanation, "positive", channels="abs_sum")
 
 
 def _image_and_panels(explanation, panels: int, panel_inches: float):

@@ -83,9 +83,9 @@ class GLime(LimeImage):
             raise ValueError(f"prior_reg_force must be a number >= 0, got {prior_reg_force!r}")
         self.prior, self.prior_method, self.prior_reg_force = prior, prior_method, float(prior_reg_force)
 
-    def _fit_target(self, X, y, kernel, seed, target, image, segments):
+    def _fit_target(self, X, y, kernel, seed, target, image=None, segments=None):
         if self.prior_method == "none":
-            return super()._fit_target(X, y, kernel, seed, target, image, segments)
+            return super()._fit_target(X, y, kernel, seed, target)
         prior = self.prior(image, segments, target) if callable(self.prior) else self.prior
         return fit_with_prior(X, y, kernel, prior, self.prior_reg_force)
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ...data.segmentation import DEFAULT_SEGMENTATION_PARAMS, segment
 from ...models.base import Classifier
-from .._validation import check_positive_int, resolve_seed
+from .._validation import resolve_seed
 from ..explanation import SuperpixelExplanation
-from .local_model import check_surrogate_params, cosine_distance_to_original, exponential_kernel, fit_local_model
-from .segmentation import DEFAULT_SEGMENTATION_PARAMS, segment
+from .local_model import SurrogateExplainer
 
 __all__ = ["LimeImage"]
 
 HideColor = Union[int, float, Sequence[float], str]
 
 
-class LimeImage:
+class LimeImage(SurrogateExplainer):
     """Explain an image classifier's output with superpixel-masking LIME.
 
     Parameters
@@ -64,16 +63,11 @@ class LimeImage:
     ):
         if not isinstance(classifier, Classifier):
             raise TypeError(f"classifier must be a paddlex_interpret Classifier, got {type(classifier).__name__}")
-        self.classifier = classifier
-        self.num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
-        self.batch_size = check_positive_int(batch_size, "batch_size")
+        super().__init__(classifier, num_samples, batch_size, kernel_width, feature_selection, num_features,
+                         random_state, progress)
         self.hide_color = _check_hide_color(hide_color)
         self.segmentation = segmentation
         self.segmentation_params = dict(segmentation_params or {})
-        self.kernel_width, self.feature_selection, self.num_features = check_surrogate_params(
-            kernel_width, feature_selection, num_features)
-        self.random_state = random_state
-        self.progress = progress
 
     # -- public -------------------------------------------------------------------------------
     def explain(self, image: np.ndarray, targets: Union[None, int, Sequence[int]] = None,
@@ -88,6 +82,7 @@ class LimeImage:
             Used when ``targets`` is None.
         """
         image = _check_image(image)
+        self._check_request(targets, top_k)
         seed = resolve_seed(self.random_state)
         mask_seed, segment_seed = np.random.SeedSequence(seed).generate_state(2)
         segments = segment(image, self.segmentation, self.segmentation_params, random_state=int(segment_seed) % 2**31)
@@ -97,63 +92,30 @@ class LimeImage:
         masks = rng.integers(0, 2, size=(self.num_samples, n_features), dtype=np.uint8)
         masks[0] = 1
         fill = self._fill_image(image, segments)
-        probs = np.empty((self.num_samples, self.classifier.num_classes), dtype=np.float64)
-        with tqdm(total=self.num_samples, desc="LIME", unit="img", disable=not self.progress, leave=False) as bar:
-            for start, batch in self._perturbed_batches(image, segments, masks, fill):
-                probs[start:start + len(batch)] = self.classifier.predict_proba(batch, batch_size=len(batch))
-                bar.update(len(batch))
 
-        targets = self._resolve_targets(targets, top_k, probs[0])
-        kernel = exponential_kernel(cosine_distance_to_original(masks), self.kernel_width)
-        X = masks.astype(np.float64)
-        fits = {t: self._fit_target(X, probs[:, t], kernel, seed, t, image, segments) for t in targets}
-        return SuperpixelExplanation(
-            method=self.method,
-            image=image,
-            segments=segments,
-            targets=list(targets),
-            weights={t: f.weights for t, f in fits.items()},
-            label_names={t: self.classifier.label_name(t) for t in targets},
-            probabilities={t: float(probs[0, t]) for t in targets},
-            intercepts={t: f.intercept for t, f in fits.items()},
-            scores={t: f.score for t, f in fits.items()},
-            local_predictions={t: f.local_prediction for t, f in fits.items()},
-            params=self.params(seed),
-        )
+        def predict(batch_masks):
+            return self.classifier.predict_proba(self._perturbed(image, segments, batch_masks, fill),
+                                                 batch_size=len(batch_masks))
+
+        classes, fits, probs = self._fit_surrogates(masks, predict, targets, top_k, seed, image=image,
+                                                    segments=segments)
+        return SuperpixelExplanation(method=self.method, image=image, segments=segments,
+                                     **self._per_class_results(classes, fits, probs), params=self.params(seed))
 
     def params(self, seed: int) -> Dict[str, Any]:
         seg = self.segmentation if isinstance(self.segmentation, str) else getattr(self.segmentation, "__name__", "callable")
         return {
-            "num_samples": self.num_samples, "batch_size": self.batch_size,
+            **self._surrogate_params(seed),
             "hide_color": list(self.hide_color) if isinstance(self.hide_color, tuple) else self.hide_color,
             "segmentation": seg, "segmentation_params": self._resolved_segmentation_params(),
-            "kernel_width": self.kernel_width,
-            "feature_selection": self.feature_selection, "num_features": self.num_features, "random_state": seed,
         }
 
     # -- internals ----------------------------------------------------------------------------
-    def _fit_target(self, X, y, kernel, seed, target, image, segments):
-        """The local surrogate for one class (GLIME overrides this to add its prior)."""
-        return fit_local_model(X, y, kernel, self.num_features, self.feature_selection, random_state=seed)
-
     def _resolved_segmentation_params(self) -> Dict[str, Any]:
         """The parameters the segmenter actually ran with (defaults included), for the record."""
         if isinstance(self.segmentation, str) and self.segmentation in DEFAULT_SEGMENTATION_PARAMS:
             return {**DEFAULT_SEGMENTATION_PARAMS[self.segmentation], **self.segmentation_params}
         return dict(self.segmentation_params)
-
-    def _resolve_targets(self, targets, top_k, original_probs) -> Tuple[int, ...]:
-        if targets is None:
-            k = check_positive_int(top_k, "top_k")
-            if k > len(original_probs):
-                raise ValueError(f"top_k={k} exceeds the number of classes ({len(original_probs)})")
-            return tuple(int(i) for i in np.argsort(-original_probs, kind="stable")[:k])
-        if isinstance(targets, (int, np.integer)) and not isinstance(targets, (bool, np.bool_)):
-            targets = [targets]
-        checked = tuple(self.classifier.check_class_index(t, "target") for t in targets)
-        if not checked:
-            raise ValueError("target must name at least one class")
-        return tuple(dict.fromkeys(checked))
 
     def _fill_image(self, image: np.ndarray, segments: np.ndarray) -> np.ndarray:
         if isinstance(self.hide_color, str):  # 'mean': each superpixel's own mean colour
@@ -165,11 +127,11 @@ class LimeImage:
             return means[segments]
         return np.broadcast_to(np.asarray(self.hide_color, dtype=np.uint8), image.shape)
 
-    def _perturbed_batches(self, image, segments, masks, fill) -> Iterator[Tuple[int, np.ndarray]]:
-        """Yield ``(start, images)``; each batch is built with one gather and one select."""
-        for start in range(0, len(masks), self.batch_size):
-            keep = masks[start:start + self.batch_size][:, segments].astype(bool)  # (B, H, W)
-            yield start, np.where(keep[..., None], image, fill)
+    @staticmethod
+    def _perturbed(image, segments, masks, fill) -> np.ndarray:
+        """The images of a batch of masks, built with one gather and one select."""
+        keep = masks[:, segments].astype(bool)  # (B, H, W)
+        return np.where(keep[..., None], image, fill)
 
 
 def _check_hide_color(value):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 from sklearn.linear_model import Ridge
@@ -10,7 +10,7 @@ from sklearn.linear_model import Ridge
 from .._validation import check_positive_int
 
 __all__ = ["check_surrogate_params", "cosine_distance_to_original", "exponential_kernel", "select_features",
-           "fit_local_model", "LocalFit", "FEATURE_SELECTIONS"]
+           "fit_local_model", "LocalFit", "FEATURE_SELECTIONS", "SurrogateExplainer"]
 
 FEATURE_SELECTIONS = ("auto", "highest_weights", "forward_selection", "none")
 
@@ -97,3 +97,76 @@ def fit_local_model(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, num
     score = float(model.score(Xu, y, sample_weight=sample_weight)) if np.ptp(y) > 0 else 1.0
     local = float(model.predict(np.ones((1, len(used))))[0])
     return LocalFit(weights, float(model.intercept_), score, local)
+
+
+class SurrogateExplainer:
+    """What image and text LIME share: the parameters of the local fit, the checks of ``targets`` /
+    ``top_k``, the batched forward passes over the perturbed samples (with a progress bar), the
+    kernel and one surrogate per explained class.
+
+    Subclasses draw the binary masks (row 0 = the unperturbed input) and give
+    ``predict(masks_batch) -> probabilities``; :meth:`_fit_surrogates` does the rest and
+    :meth:`_per_class_results` returns the per-class fields every LIME explanation holds.
+    """
+
+    method = "lime"
+    _progress_desc, _progress_unit = "LIME", "img"
+
+    def __init__(self, classifier, num_samples: int, batch_size: int, kernel_width: float, feature_selection: str,
+                 num_features: Optional[int], random_state: Optional[int], progress: bool):
+        self.classifier = classifier
+        self.num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.kernel_width, self.feature_selection, self.num_features = check_surrogate_params(
+            kernel_width, feature_selection, num_features)
+        self.random_state = random_state
+        self.progress = progress
+
+    def _check_request(self, targets, top_k) -> None:
+        """Refuse bad ``targets`` / ``top_k`` before any forward pass."""
+        if targets is not None:
+            self.classifier.check_targets(targets)
+            return
+        k = check_positive_int(top_k, "top_k")
+        if k > self.classifier.num_classes:
+            raise ValueError(f"top_k={k} exceeds the number of classes ({self.classifier.num_classes})")
+
+    def _fit_surrogates(self, masks: np.ndarray, predict, targets, top_k: int, seed: int, **context):
+        """``(classes, fits, probabilities)``: the model's probabilities on every sample (``predict`` is
+        called on ``batch_size`` masks at a time) and one :class:`LocalFit` per explained class.
+        ``context`` is handed to :meth:`_fit_target`."""
+        from tqdm.auto import tqdm
+
+        probs = np.empty((len(masks), self.classifier.num_classes), dtype=np.float64)
+        with tqdm(total=len(masks), desc=self._progress_desc, unit=self._progress_unit, disable=not self.progress,
+                  leave=False) as bar:
+            for start in range(0, len(masks), self.batch_size):
+                batch = masks[start:start + self.batch_size]
+                probs[start:start + len(batch)] = predict(batch)
+                bar.update(len(batch))
+        if targets is not None:
+            classes = self.classifier.check_targets(targets)
+        else:
+            classes = tuple(int(i) for i in np.argsort(-probs[0], kind="stable")[:int(top_k)])
+        kernel = exponential_kernel(cosine_distance_to_original(masks), self.kernel_width)
+        X = masks.astype(np.float64)
+        fits = {t: self._fit_target(X, probs[:, t], kernel, seed, t, **context) for t in classes}
+        return classes, fits, probs
+
+    def _fit_target(self, X, y, kernel, seed, target, **context) -> LocalFit:
+        """The local surrogate for one class (G-LIME overrides this to add its prior)."""
+        return fit_local_model(X, y, kernel, self.num_features, self.feature_selection, random_state=seed)
+
+    def _per_class_results(self, classes, fits, probs) -> dict:
+        """The per-class fields of a LIME explanation (targets, weights, label names, ...)."""
+        return dict(targets=list(classes), weights={t: f.weights for t, f in fits.items()},
+                    label_names={t: self.classifier.label_name(t) for t in classes},
+                    probabilities={t: float(probs[0, t]) for t in classes},
+                    intercepts={t: f.intercept for t, f in fits.items()},
+                    scores={t: f.score for t, f in fits.items()},
+                    local_predictions={t: f.local_prediction for t, f in fits.items()})
+
+    def _surrogate_params(self, seed: int) -> Dict[str, Any]:
+        return {"num_samples": self.num_samples, "batch_size": self.batch_size, "kernel_width": self.kernel_width,
+                "feature_selection": self.feature_selection, "num_features": self.num_features,
+                "random_state": seed}

@@ -1,17 +1,14 @@
 """Occlusion (Zeiler & Fergus 2014): how much the target's score drops when a window is hidden."""
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Dict, Sequence, Tuple, Union
 
 import numpy as np
-import paddle
 from tqdm.auto import tqdm
 
-from ...models.base import Classifier, ScoringClassifier, softmax
+from ...models.base import Classifier, softmax
 from .._validation import check_positive_int
 from ..base import AttributionMethod, check_images, resolve_targets
-from ..gradients._core import objective
 
 __all__ = ["Occlusion", "SCORES"]
 
@@ -183,46 +180,35 @@ class Occlusion(AttributionMethod):
         coverage = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
 
         total = np.zeros(x.shape, dtype=np.float64)
-        # Black-box classifiers score batches themselves (eval mode, Paddle Inference where
-        # available); others run their differentiable forward here without gradients.
-        context = contextlib.nullcontext() if self._black_box else self.classifier.eval_context()
-        with paddle.no_grad(), context:
-            original = np.concatenate([
-                self._scores(x[i:i + per_eval], targets[i:i + per_eval]) for i in range(0, len(x), per_eval)
-            ])
-            with tqdm(total=len(x) * n_windows, desc="Occlusion", unit="window", disable=not self.progress,
-                      leave=False) as bar:
-                # Each (image, window) pair is one occluded input; take them per_eval at a time.
-                for k0 in range(0, len(x) * n_windows, per_eval):
-                    pair = np.arange(k0, min(k0 + per_eval, len(x) * n_windows))
-                    img, win = np.divmod(pair, n_windows)
-                    ci, hi, wi = np.unravel_index(win, grid)
-                    mc = _interval_masks(starts[0][ci], window[0], C)  # (P, C)
-                    mh = _interval_masks(starts[1][hi], window[1], H)  # (P, H)
-                    mw = _interval_masks(starts[2][wi], window[2], W)  # (P, W)
-                    hide = mc[:, :, None, None] & mh[:, None, :, None] & mw[:, None, None, :]
-                    occluded = np.where(hide, base[img if len(base) > 1 else np.zeros_like(img)], x[img])
-                    delta = original[img] - self._scores(occluded, targets[img])
-                    for i in np.unique(img):
-                        sel = img == i
-                        total[i] += np.einsum("p,pc,ph,pw->chw", delta[sel], mc[sel].astype(np.float64),
-                                              mh[sel].astype(np.float64), mw[sel].astype(np.float64))
-                    bar.update(len(pair))
+        original = np.concatenate([
+            self._scores(x[i:i + per_eval], targets[i:i + per_eval]) for i in range(0, len(x), per_eval)
+        ])
+        with tqdm(total=len(x) * n_windows, desc="Occlusion", unit="window", disable=not self.progress,
+                  leave=False) as bar:
+            # Each (image, window) pair is one occluded input; take them per_eval at a time.
+            for k0 in range(0, len(x) * n_windows, per_eval):
+                pair = np.arange(k0, min(k0 + per_eval, len(x) * n_windows))
+                img, win = np.divmod(pair, n_windows)
+                ci, hi, wi = np.unravel_index(win, grid)
+                mc = _interval_masks(starts[0][ci], window[0], C)  # (P, C)
+                mh = _interval_masks(starts[1][hi], window[1], H)  # (P, H)
+                mw = _interval_masks(starts[2][wi], window[2], W)  # (P, W)
+                hide = mc[:, :, None, None] & mh[:, None, :, None] & mw[:, None, None, :]
+                occluded = np.where(hide, base[img if len(base) > 1 else np.zeros_like(img)], x[img])
+                delta = original[img] - self._scores(occluded, targets[img])
+                for i in np.unique(img):
+                    sel = img == i
+                    total[i] += np.einsum("p,pc,ph,pw->chw", delta[sel], mc[sel].astype(np.float64),
+                                          mh[sel].astype(np.float64), mw[sel].astype(np.float64))
+                bar.update(len(pair))
         return (total / coverage).astype(np.float32)
 
-    @property
-    def _black_box(self) -> bool:
-        return isinstance(self.classifier, ScoringClassifier)
-
     def _scores(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        if self._black_box:
-            raw = self.classifier.scores_for_inputs(inputs)
-            chosen_raw = raw[np.arange(len(raw)), targets]
-            if self.classifier.outputs_probabilities:
-                return np.log(np.clip(chosen_raw, 1e-12, None)) if self.score == "logit" else chosen_raw
-            if self.score == "logit":
-                return chosen_raw
-            return softmax(raw)[np.arange(len(raw)), targets]
-        out = self.classifier.forward(paddle.to_tensor(np.ascontiguousarray(inputs, dtype=np.float32)))
-        value = objective(self.classifier, out, paddle.to_tensor(np.asarray(targets, dtype=np.int64)), self.score)
-        return value.numpy().astype(np.float64)
+        """The target's probability or logit (log-probability for networks that output probabilities)."""
+        raw = self.classifier.scores_for_inputs(inputs)
+        chosen_raw = raw[np.arange(len(raw)), targets]
+        if self.classifier.outputs_probabilities:
+            return np.log(np.clip(chosen_raw, 1e-12, None)) if self.score == "logit" else chosen_raw
+        if self.score == "logit":
+            return chosen_raw
+        return softmax(raw)[np.arange(len(raw)), targets]

@@ -13,21 +13,12 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 import paddle
 
-from ..models.base import check_overrides
-from ..models.paddle_layer import eval_mode, softmax
+from .base import BaseTextClassifier, check_label_count, check_overrides, eval_mode, first_output, softmax
 
-__all__ = ["TextClassifier", "LabelCountError", "Tokenized", "is_text_classifier", "as_text_classifier"]
+__all__ = ["TextClassifier", "Tokenized", "Encoded", "is_text_classifier", "as_text_classifier"]
 
 _TOKENIZER_METHODS = ("tokenize", "convert_tokens_to_ids")
 _OVERRIDES = ("labels", "max_length")
-
-
-class LabelCountError(TypeError, ValueError):
-    """The number of label names differs from the model's number of outputs.
-
-    A ``TypeError`` (the pair model/labels does not fit together) and a ``ValueError`` (a bad
-    ``labels`` value), so either ``except`` clause catches it.
-    """
 
 
 class Tokenized(NamedTuple):
@@ -37,7 +28,16 @@ class Tokenized(NamedTuple):
     ids: List[int]
 
 
-class TextClassifier:
+class Encoded(NamedTuple):
+    """:meth:`TextClassifier.encode`'s result: the tokens and ids the model sees, and whether the text
+    was cut at ``max_length``."""
+
+    tokens: List[str]
+    ids: List[int]
+    truncated: bool
+
+
+class TextClassifier(BaseTextClassifier):
     """A PaddleNLP sequence classifier and its tokenizer, as the text explainers see them.
 
     Parameters
@@ -75,8 +75,8 @@ class TextClassifier:
         self._accepts = _forward_keywords(model)
         self.unk_token_id = _special_id(tokenizer, "unk")
         self.pad_token_id = _special_id(tokenizer, "pad")
-        self._has_pad = self.pad_token_id is not None
-        if not self._has_pad:
+        self.has_pad_token = self.pad_token_id is not None
+        if not self.has_pad_token:
             self.pad_token_id = 0  # only padding slots get it, and attention_mask hides them
         self._num_special = len(self.build_input([])[0])
         self.max_length = self._resolve_max_length(max_length)
@@ -93,30 +93,17 @@ class TextClassifier:
         """Number of classes the model outputs."""
         return self._num_classes
 
-    def label_name(self, class_index: int) -> str:
-        """Name of ``class_index``."""
-        return self.labels[self.check_class_index(class_index)]
-
-    def check_class_index(self, class_index, argument: str = "target") -> int:
-        """Validate a class index and return it as int; the error names ``argument``."""
-        if isinstance(class_index, (bool, np.bool_)) or not isinstance(class_index, (int, np.integer)):
-            raise TypeError(f"{argument} must be an int class index, got {class_index!r}")
-        if not 0 <= int(class_index) < self.num_classes:
-            raise ValueError(f"{argument}={int(class_index)} is out of range: the model has {self.num_classes} "
-                             f"classes (valid: 0..{self.num_classes - 1})")
-        return int(class_index)
-
     # -- text -> ids --------------------------------------------------------------------------
     def tokenize(self, text: str) -> Tokenized:
         """Split ``text`` into tokens (no special tokens) and their ids.
 
         Texts longer than ``max_length`` tokens are cut there, with a warning.
         """
-        tokens, ids, _ = self._tokenize(text)
+        tokens, ids, _ = self.encode(text)
         return Tokenized(tokens, ids)
 
-    def _tokenize(self, text: str) -> Tuple[List[str], List[int], bool]:
-        """``(tokens, ids, truncated)``."""
+    def encode(self, text: str) -> Encoded:
+        """As :meth:`tokenize`, and whether the text was cut at ``max_length``."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         tokens = [str(t) for t in self.tokenizer.tokenize(text)]
@@ -128,7 +115,7 @@ class TextClassifier:
         ids = self.tokenizer.convert_tokens_to_ids(tokens)
         if isinstance(ids, (int, np.integer)):  # some tokenizers return an int for a single token
             ids = [ids]
-        return tokens, [int(i) for i in ids], bool(truncated)
+        return Encoded(tokens, [int(i) for i in ids], bool(truncated))
 
     def build_input(self, ids: Sequence[int]) -> Tuple[List[int], List[int]]:
         """``(input_ids, token_type_ids)`` of one sequence: ``ids`` with the special tokens added."""
@@ -172,10 +159,6 @@ class TextClassifier:
             raise ValueError(f"the model returned {logits.shape[1]} classes, {self.num_classes} before")
         return softmax(logits)
 
-    def predict_text(self, text: str) -> np.ndarray:
-        """Class probabilities ``(num_classes,)`` of one text."""
-        return self.predict_proba([self._tokenize(text)[1]], batch_size=1)[0]
-
     # -- internals ------------------------------------------------------------------------------
     def _logits(self, batch: Sequence[Sequence[int]], pad_to: Optional[int]) -> np.ndarray:
         if not paddle.in_dynamic_mode():
@@ -190,7 +173,7 @@ class TextClassifier:
             input_ids[row, :len(ids)] = ids
             token_types[row, :len(types)] = types
             attention[row, :len(ids)] = 1
-        if self._has_pad:  # a pad id inside a sequence (mask_token='pad') is hidden as padding is
+        if self.has_pad_token:  # a pad id inside a sequence (mask_token='pad') is hidden as padding is
             attention[input_ids == self.pad_token_id] = 0
         place = _model_place(self.model)
         kwargs = {}
@@ -200,7 +183,7 @@ class TextClassifier:
             kwargs["attention_mask"] = paddle.to_tensor(attention, place=place)
         with paddle.no_grad(), eval_mode(self.model):
             out = self.model(paddle.to_tensor(input_ids, place=place), **kwargs)
-        logits = _logits_of(out)
+        logits = first_output(out)
         scores = np.asarray(logits.numpy() if hasattr(logits, "numpy") else logits, dtype=np.float64)
         if scores.ndim != 2 or scores.shape[0] != len(batch):
             raise TypeError(f"{type(self.model).__name__} returned an output of shape {tuple(scores.shape)} for "
@@ -227,9 +210,7 @@ class TextClassifier:
             if isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__"):
                 raise TypeError(f"labels must be a sequence of class names, got {type(labels).__name__}")
             labels = list(labels)
-            if len(labels) != self.num_classes:
-                raise LabelCountError(f"labels has {len(labels)} names but {type(self.model).__name__} outputs "
-                                      f"{self.num_classes} classes; expected {self.num_classes} names")
+            check_label_count(labels, self.num_classes, model=f"{type(self.model).__name__} outputs")
             return [str(x) for x in labels]
         id2label = getattr(getattr(self.model, "config", None), "id2label", None)
         if isinstance(id2label, dict) and id2label:
@@ -319,18 +300,6 @@ def _model_place(model):
     for p in model.parameters():
         return p.place
     return None  # no parameters: paddle's current device
-
-
-def _logits_of(out):
-    if isinstance(out, dict):
-        if "logits" in out:
-            return out["logits"]
-        return next(iter(out.values()))
-    if hasattr(out, "logits") and out.logits is not None:
-        return out.logits
-    if isinstance(out, (list, tuple)):
-        return out[0]
-    return out
 
 
 def is_text_classifier(obj) -> bool:

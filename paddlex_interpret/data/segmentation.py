@@ -1,4 +1,4 @@
-"""Superpixel segmentation for LIME-style explanations, with a small per-image cache."""
+"""Superpixel segmentation (LIME, NormLIME and the prior builder), with a small per-image cache."""
 from __future__ import annotations
 
 import collections

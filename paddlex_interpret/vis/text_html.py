@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from .lime_text import TextExplanation
+from ..engine.explanation import TextExplanation
 
-__all__ = ["explanation_to_html"]
+__all__ = ["explanation_to_html", "save_text_html"]
 
 _GREEN = (26, 152, 80)   # speaks for the class
 _RED = (215, 48, 39)     # speaks against it
@@ -142,3 +143,13 @@ attributes to each token being present (hidden tokens were {_e(_MASK_WORDS.get(p
 </body>
 </html>
 """
+
+
+def save_text_html(explanation: TextExplanation, path) -> Path:
+    """Write :func:`explanation_to_html` of ``explanation`` to ``path`` (UTF-8, atomically). Returns the path."""
+    from .._home import atomic_write
+
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(explanation_to_html(explanation), encoding="utf-8")
+    return path

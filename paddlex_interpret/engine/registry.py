@@ -1,0 +1,118 @@
+"""The one table of explanation methods: what each explains, what it needs from the model, its figure.
+
+``interpret``, the CLI, ``compare``/``consensus``, the GUI and the tests look methods up here
+(:func:`get_method`, :func:`available`), never by importing private names. A new method adds one
+:class:`MethodSpec` row; its module is imported only when the method is used.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import List, Optional
+
+__all__ = ["MethodSpec", "METHODS", "get_method", "available", "method_names", "EXPLAINS", "NEEDS", "FIGURES"]
+
+EXPLAINS = ("image", "text")
+#: what a method needs from the model: class probabilities only, input gradients, named layers
+#: (hooks on feature maps; gradients too), or attention maps
+NEEDS = ("black_box", "gradients", "layers", "attention")
+#: figure kinds: PaddleX's 2x5 LIME figure, its 4x5 NormLIME figure, the per-pixel map figure, an HTML page
+FIGURES = ("lime", "normlime", "pixel", "html")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One explanation method.
+
+    Attributes
+    ----------
+    name : str
+        The name users type (``interpret.<function>``, ``paddlex-interpret explain <name>``).
+    target : str
+        ``'module:Class'`` of the engine class, relative to ``paddlex_interpret.engine``.
+    family : str
+        The engine subpackage grouping related methods.
+    explains : {'image', 'text'}
+    needs : {'black_box', 'gradients', 'layers', 'attention'}
+    figure : {'lime', 'normlime', 'pixel', 'html'}
+    function : str
+        The free function in :mod:`paddlex_interpret.interpret`.
+    composable : bool
+        Built from the classifier and keyword parameters alone and explained with
+        ``explain(image, target)``, so ``compare`` and ``consensus`` can run it.
+    summary : str
+        One line for ``--help`` and the docs.
+    """
+
+    name: str
+    target: str
+    family: str
+    explains: str
+    needs: str
+    figure: str
+    function: str
+    composable: bool
+    summary: str
+
+    def load(self):
+        """The engine class (its module is imported now)."""
+        module, cls = self.target.split(":")
+        return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+
+
+def _spec(name, target, explains, needs, figure, composable, summary, function=None) -> MethodSpec:
+    return MethodSpec(name=name, target=target, family=target.split(".")[0], explains=explains, needs=needs,
+                      figure=figure, function=function or name, composable=composable, summary=summary)
+
+
+METHODS = {spec.name: spec for spec in (
+    _spec("lime", "lime.lime_image:LimeImage", "image", "black_box", "lime", True,
+          "LIME: a weighted linear model of the class probability over hidden superpixels"),
+    _spec("normlime", "lime.normlime:NormLime", "image", "black_box", "normlime", False,
+          "NormLIME: LIME with global weights of superpixel clusters learnt over a dataset"),
+    _spec("glime", "lime.glime:GLime", "image", "black_box", "lime", False,
+          "G-LIME: LIME whose local fit is pulled towards the NormLIME global weights"),
+    _spec("smoothgrad", "gradients.smoothgrad:SmoothGrad", "image", "gradients", "pixel", True,
+          "SmoothGrad: the input gradient averaged over noisy copies of the image"),
+    _spec("intgrad", "gradients.integrated_gradients:IntegratedGradients", "image", "gradients", "pixel", True,
+          "Integrated Gradients: (input - baseline) x the gradient averaged along the straight path"),
+    _spec("gradshap", "gradients.gradient_shap:GradientShap", "image", "gradients", "pixel", True,
+          "GradientSHAP: expected gradients at random points between noisy inputs and baselines"),
+    _spec("occlusion", "perturbation.occlusion:Occlusion", "image", "black_box", "pixel", True,
+          "Occlusion: the drop of the class score when a sliding window is hidden"),
+    _spec("gradcam", "cam.gradcam:GradCAM", "image", "layers", "pixel", True,
+          "Grad-CAM: a layer's feature maps weighted by their mean gradient, rectified"),
+    _spec("scorecam", "cam.scorecam:ScoreCAM", "image", "layers", "pixel", True,
+          "Score-CAM: feature maps weighted by the class score of the input they mask"),
+    _spec("lrp", "lrp.lrp:LRP", "image", "layers", "pixel", True,
+          "LRP: relevance of the class logit propagated back layer by layer"),
+    _spec("consensus", "consensus:Consensus", "image", "gradients", "pixel", False,
+          "Consensus: one method over several models, each map normalised, then averaged"),
+    _spec("lime_text", "lime.lime_text:LimeText", "text", "black_box", "html", False,
+          "Text LIME: a weighted linear model of the class probability over hidden tokens"),
+)}
+
+
+def get_method(name: str) -> MethodSpec:
+    """The :class:`MethodSpec` called ``name``; a ValueError lists the valid names otherwise."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def available(explains: Optional[str] = None, needs: Optional[str] = None,
+              composable: Optional[bool] = None) -> List[MethodSpec]:
+    """Every method, optionally only those that explain ``explains``, need ``needs`` or are
+    ``composable`` (usable in ``compare``/``consensus``), in table order."""
+    if explains is not None and explains not in EXPLAINS:
+        raise ValueError(f"explains must be one of {EXPLAINS}, got {explains!r}")
+    if needs is not None and needs not in NEEDS:
+        raise ValueError(f"needs must be one of {NEEDS}, got {needs!r}")
+    return [s for s in METHODS.values()
+            if (explains is None or s.explains == explains) and (needs is None or s.needs == needs)
+            and (composable is None or s.composable == composable)]
+
+
+def method_names(**filters) -> List[str]:
+    """The names of :func:`available` methods."""
+    return [s.name for s in available(**filters)]
