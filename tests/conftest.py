@@ -37,6 +37,19 @@ def private_home(tmp_path_factory):
         os.environ["PADDLEX_INTERPRET_HOME"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_user_home(tmp_path_factory):
+    """A private ``HOME`` too, so a developer's real ``~/.paddlex`` (or any ``~`` cache) never leaks in."""
+    home = tmp_path_factory.mktemp("user_home")
+    old = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("HOME", None)
+    else:
+        os.environ["HOME"] = old
+
+
 @pytest.fixture(scope="session")
 def demo_model():
     from paddlex_interpret import demo

@@ -13,16 +13,24 @@ Where the assets are looked for, in order:
 When the cache is missing or fails validation (every file present, readable, of the expected
 shape), the tarball is taken from ``<cache parent>/pre_models.tar.gz`` if someone placed it there
 by hand and its md5 matches, else downloaded (to a temporary file, with a progress bar), its md5
-checked, extracted safely into a temporary folder next to the cache (absolute paths, ``..``
-members, links and special files are refused), validated, and renamed into place. A failure at any
-step leaves no partial tarball and no half-written folder behind.
+checked, extracted safely into a temporary folder next to the cache, validated, and renamed into
+place. A failure at any step leaves no partial tarball and no half-written folder behind; a
+downloaded tarball that fails is deleted, a hand-placed one is never touched (the error says which).
+
+The archive must be a gzip-compressed tar holding only regular files and folders: absolute paths,
+``..`` members, symbolic and hard links, device files and FIFOs are refused, as are more than
+``MAX_MEMBERS`` members, a member over ``MAX_MEMBER_BYTES`` and more than ``MAX_EXTRACTED_BYTES`` in
+all. Every header is checked before anything is written (a huge member is refused from its header,
+before it is decompressed). These problems raise :class:`PriorArchiveError`.
 
 Concurrency: the whole repair runs under an exclusive lock on ``<cache parent>/.pre_models.lock``.
 On Linux and macOS that is ``fcntl.flock`` (advisory, released by the OS if the process dies; on
 network file systems it is only as good as their lock support). On Windows it is
 ``msvcrt.locking`` on the lock file's first byte. Elsewhere a portable fallback creates
-``.pre_models.lock.excl`` exclusively (``O_CREAT | O_EXCL``) and treats one older than
-``STALE_LOCK_S`` as abandoned. A process that finds a valid cache never takes the lock.
+``.pre_models.lock.excl`` exclusively (``O_CREAT | O_EXCL``) holding ``<pid> <host>``; it is
+abandoned when that process no longer runs on this host, or when it is older than
+``STALE_LOCK_S`` (a holder on another host, a reused pid). A process that finds a valid cache never
+takes the lock.
 
 Mirrors and intranets: pass ``url=`` / ``md5=`` or set ``PADDLEX_INTERPRET_PRIOR_URL`` /
 ``PADDLEX_INTERPRET_PRIOR_MD5`` (arguments win over the environment). ``http``, ``https`` and
@@ -31,12 +39,15 @@ Mirrors and intranets: pass ``url=`` / ``md5=`` or set ``PADDLEX_INTERPRET_PRIOR
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import http.client
 import logging
 import os
 import re
+import secrets
 import shutil
+import socket
 import tarfile
 import tempfile
 import time
@@ -61,6 +72,7 @@ __all__ = [
     "legacy_paddlex_dir",
     "expected_tarball_path",
     "PriorAssetsError",
+    "PriorArchiveError",
     "DEFAULT_URL",
     "DEFAULT_MD5",
     "URL_ENV",
@@ -95,12 +107,17 @@ TIMEOUT_S = 60.0  # socket connect/read timeout of the download
 LOCK_TIMEOUT_S = 3600.0  # how long to wait for another process's download
 STALE_LOCK_S = 7200.0  # portable fallback lock only
 MAX_MEMBERS = 1000
+MAX_MEMBER_BYTES = 512 << 20
 MAX_EXTRACTED_BYTES = 4 << 30
 _CHUNK = 1 << 16
 
 
 class PriorAssetsError(RuntimeError):
     """The prior assets could not be obtained (download, checksum, archive or content)."""
+
+
+class PriorArchiveError(PriorAssetsError):
+    """The tarball is unsafe (a refused member, too large), not a tar.gz, or lacks the assets."""
 
 
 # --- locations --------------------------------------------------------------------------------
@@ -175,13 +192,37 @@ except ImportError:  # POSIX
     _msvcrt = None
 
 
+def _pid_alive(pid: int) -> Optional[bool]:
+    """Whether process ``pid`` runs on this host; None when that cannot be told."""
+    if pid <= 0 or os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT on Windows
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return None
+    return True
+
+
+def _lock_owner() -> str:
+    return f"{os.getpid()} {socket.gethostname()}"
+
+
 class _CacheLock:
     """Exclusive inter-process lock on ``path`` (see the module docstring)."""
 
-    def __init__(self, path: Path, timeout: float = LOCK_TIMEOUT_S, poll: float = 0.1):
-        self.path, self.timeout, self.poll = Path(path), timeout, poll
+    def __init__(self, path: Path, timeout: Optional[float] = None, poll: float = 0.1):
+        self.path, self.poll = Path(path), poll
+        self.timeout = LOCK_TIMEOUT_S if timeout is None else timeout
         self._fd: Optional[int] = None
         self._excl: Optional[Path] = None
+
+    @property
+    def _excl_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".excl")
 
     def _try(self) -> bool:
         if _fcntl is not None:
@@ -199,20 +240,50 @@ class _CacheLock:
                 return True
             except OSError:
                 return False
-        excl = self.path.with_name(self.path.name + ".excl")
+        excl = self._excl_path
         try:
-            fd = os.open(excl, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            fd = os.open(excl, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                if time.time() - excl.stat().st_mtime > STALE_LOCK_S:
-                    excl.unlink()
-            except OSError:
-                pass
+            self._break_if_stale(excl)
             return False
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+        try:
+            os.write(fd, _lock_owner().encode())
+        finally:
+            os.close(fd)
         self._excl = excl
         return True
+
+    @staticmethod
+    def _is_stale(text: str, mtime: float) -> bool:
+        if time.time() - mtime > STALE_LOCK_S:
+            return True
+        pid, _, host = text.strip().partition(" ")
+        return pid.isdigit() and host == socket.gethostname() and _pid_alive(int(pid)) is False
+
+    def _break_if_stale(self, excl: Path) -> None:
+        """Remove ``excl`` if its holder is gone; a lock taken meanwhile by a live process is put back."""
+        try:
+            before = excl.stat()
+            text = excl.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        if not self._is_stale(text, before.st_mtime):
+            return
+        logger.warning("removing the abandoned lock '%s' (held by %s)", excl, text.strip() or "an unknown process")
+        grave = excl.with_name(f"{excl.name}.stale-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            os.rename(excl, grave)
+        except OSError:
+            return
+        try:
+            moved = grave.stat()
+            if (moved.st_ino, moved.st_dev) != (before.st_ino, before.st_dev):
+                try:
+                    os.link(grave, excl)
+                except OSError:
+                    pass
+        finally:
+            grave.unlink(missing_ok=True)
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -301,40 +372,95 @@ def _place_by_hand_hint(url: str, md5: str, cache_dir: Path, tarball: Path) -> s
 
 # --- safe extraction --------------------------------------------------------------------------
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_ALLOWED_MEMBERS = "the archive may hold only regular files and folders"
+
+
+def _member_kind(member: tarfile.TarInfo) -> str:
+    for test, kind in ((member.issym, "symbolic-link"), (member.islnk, "hard-link"),
+                       (member.ischr, "character-device"), (member.isblk, "block-device"), (member.isfifo, "FIFO")):
+        if test():
+            return kind
+    return f"type-{member.type!r}"
+
+
 def _member_parts(member: tarfile.TarInfo) -> Tuple[str, ...]:
     name = member.name
     if member.issym() or member.islnk():
-        raise PriorAssetsError(f"refusing link member '{name}' -> '{member.linkname}'")
+        raise PriorArchiveError(
+            f"refusing {_member_kind(member)} member '{name}' -> '{member.linkname}': {_ALLOWED_MEMBERS}")
     if not (member.isfile() or member.isdir()):
-        raise PriorAssetsError(f"refusing special-file member '{name}'")
+        raise PriorArchiveError(f"refusing {_member_kind(member)} member '{name}': {_ALLOWED_MEMBERS}")
     if "\\" in name or "\x00" in name:
-        raise PriorAssetsError(f"refusing member with a suspicious name {name!r}")
+        raise PriorArchiveError(f"refusing member with a suspicious name {name!r}")
     path = PurePosixPath(name)
     if name.startswith("/") or path.is_absolute() or re.match(r"^[A-Za-z]:", name):
-        raise PriorAssetsError(f"refusing absolute-path member '{name}'")
+        raise PriorArchiveError(f"refusing absolute-path member '{name}': member paths must be relative")
     if ".." in path.parts:
-        raise PriorAssetsError(f"refusing member '{name}' that climbs out of the folder ('..')")
+        raise PriorArchiveError(f"refusing member '{name}' that climbs out of the folder ('..')")
+    if member.isfile() and member.size > MAX_MEMBER_BYTES:
+        raise PriorArchiveError(
+            f"refusing member '{name}' of {member.size} bytes: over the limit of {MAX_MEMBER_BYTES} bytes per "
+            "member (MAX_MEMBER_BYTES)")
     return tuple(p for p in path.parts if p not in ("", "."))
 
 
-def _safe_extract(tar_path: Path, dest: Path) -> None:
-    """Extract regular files and folders of ``tar_path`` into ``dest``; everything is checked
-    before anything is written."""
-    dest = dest.resolve()
+def _not_a_tar_gz(tar_path: Path, exc: Exception) -> PriorArchiveError:
     try:
-        with tarfile.open(tar_path, "r:*") as tar:
-            members = tar.getmembers()
-            if len(members) > MAX_MEMBERS:
-                raise PriorAssetsError(f"the archive has {len(members)} members; refusing more than {MAX_MEMBERS}")
-            planned = [(m, _member_parts(m)) for m in members]
-            if sum(m.size for m, _ in planned if m.isfile()) > MAX_EXTRACTED_BYTES:
-                raise PriorAssetsError("the archive would extract to more than 4 GiB; refusing")
+        with gzip.open(tar_path, "rb") as f:
+            f.read(tarfile.BLOCKSIZE)
+    except (OSError, EOFError, zlib.error) as gz_exc:
+        return PriorArchiveError(f"the archive is not a readable tar.gz: broken gzip data ({gz_exc})")
+    return PriorArchiveError(f"the archive is not a readable tar.gz: its gzip data does not hold a tar archive ({exc})")
+
+
+def _plan_members(tar: tarfile.TarFile) -> List[Tuple[tarfile.TarInfo, Tuple[str, ...]]]:
+    """Check every header as it is read (before the next member is decompressed)."""
+    planned, total, kinds = [], 0, {}
+    for member in tar:
+        if len(planned) >= MAX_MEMBERS:
+            raise PriorArchiveError(f"the archive has more than {MAX_MEMBERS} members (MAX_MEMBERS); refusing it")
+        parts = _member_parts(member)
+        if member.isfile():
+            total += member.size
+            if total > MAX_EXTRACTED_BYTES:
+                raise PriorArchiveError(
+                    f"the archive would extract to more than {MAX_EXTRACTED_BYTES} bytes (MAX_EXTRACTED_BYTES); "
+                    f"refusing it at member '{member.name}'")
+        for i in range(1, len(parts)):
+            if kinds.get(parts[:i]) == "file":
+                raise PriorArchiveError(f"refusing member '{member.name}': '{'/'.join(parts[:i])}' is a file "
+                                        "in the archive, not a folder")
+        kind = "folder" if member.isdir() else "file"
+        if parts and kinds.setdefault(parts, kind) != kind:
+            raise PriorArchiveError(f"refusing member '{member.name}': the archive has both a file and a folder there")
+        planned.append((member, parts))
+    return planned
+
+
+def _safe_extract(tar_path: Path, dest: Path) -> None:
+    """Extract regular files and folders of the tar.gz ``tar_path`` into ``dest``; every member is
+    checked before anything is written. Messages do not name ``tar_path`` (the caller says where
+    the archive came from)."""
+    dest = dest.resolve()
+    with open(tar_path, "rb") as f:
+        head = f.read(len(_GZIP_MAGIC))
+    if head != _GZIP_MAGIC:
+        found = f"starts with {head!r}" if head else "is empty"
+        raise PriorArchiveError(f"the archive is not gzip-compressed (it {found}; a .tar.gz starts with {_GZIP_MAGIC!r})")
+    try:
+        tar = tarfile.open(tar_path, "r:gz")
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise _not_a_tar_gz(tar_path, exc) from None
+    try:
+        with tar:
+            planned = _plan_members(tar)
             for member, parts in planned:
                 if not parts:
                     continue
                 target = dest.joinpath(*parts)
                 if dest not in target.resolve().parents:
-                    raise PriorAssetsError(f"refusing member '{member.name}' outside the folder")
+                    raise PriorArchiveError(f"refusing member '{member.name}' outside the folder")
                 if member.isdir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
@@ -342,8 +468,10 @@ def _safe_extract(tar_path: Path, dest: Path) -> None:
                 source = tar.extractfile(member)
                 with source, open(target, "wb") as out:
                     shutil.copyfileobj(source, out, _CHUNK)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise PriorAssetsError(f"'{tar_path}' is not a readable tar.gz archive: {exc}") from None
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise PriorArchiveError(f"the archive is not a readable tar.gz: {exc}") from None
+    except OSError as exc:
+        raise PriorAssetsError(f"could not extract the archive into '{dest}': {exc}") from None
 
 
 def _locate_assets(root: Path) -> Path:
@@ -425,13 +553,17 @@ def _install(url: str, md5: str, cache_dir: Path, progress: bool) -> None:
                     f"different build on purpose, pass md5= or set {MD5_ENV}.")
             source = temp_tar
         temp_dir = Path(tempfile.mkdtemp(prefix=f".{cache_dir.name}.tmp-", dir=parent))
-        _safe_extract(source, temp_dir)
-        folder = _locate_assets(temp_dir)
-        problems = asset_problems(folder)
-        if problems:
-            raise PriorAssetsError(
-                f"the archive from {url if source is temp_tar else source} does not hold valid prior assets: "
-                + "; ".join(problems))
+        origin = url if source is temp_tar else f"'{source}'"
+        fate = ("the downloaded tarball was deleted" if source is temp_tar
+                else f"the tarball '{source}' was left in place")
+        try:
+            _safe_extract(source, temp_dir)
+            folder = _locate_assets(temp_dir)
+            problems = asset_problems(folder)
+            if problems:
+                raise PriorArchiveError("the archive does not hold valid prior assets: " + "; ".join(problems))
+        except PriorAssetsError as exc:
+            raise type(exc)(f"{exc}\n(archive from {origin}; nothing was cached and {fate}.)") from None
         _replace_dir(folder, cache_dir)
     finally:
         if temp_tar is not None:

@@ -12,7 +12,10 @@ Only ``cluster_centers_`` is needed, so the file is read with a restricted unpic
   / ``scalar``, ``numpy.ndarray``, ``numpy.dtype``, ``_frombuffer``; both the ``numpy.core`` and
   the NumPy 2 ``numpy._core`` spellings), plain containers, ``copyreg._reconstructor`` and
   ``_codecs.encode`` (latin-1 only, how protocol 2 stores bytes) are resolved to numpy / to small
-  local re-implementations that only build data;
+  local re-implementations that only build data. Every dtype an array or scalar is built with is
+  first rebuilt by numpy from its description (a pickled dtype's state can otherwise declare object
+  fields to be plain bytes, turning raw bytes into pointers), and no object array is built from
+  raw bytes;
 * every other global the pickle names (the KMeans class, a ``RandomState``, anything from any
   module) becomes an inert stand-in class that merely records the arguments and the state it is
   given. No scikit-learn code is imported or called, so any scikit-learn version's pickle works
@@ -67,8 +70,56 @@ class _StandIn:
         return f"<stand-in for {module}.{name}>"
 
 
+def _fresh_dtype(dtype) -> np.dtype:
+    """``dtype`` rebuilt by numpy's own constructor from its description, so its flags, offsets and
+    item size are consistent (``dtype.__setstate__`` accepts forged ones)."""
+    dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+    if dt.subdtype is not None:
+        base, shape = dt.subdtype
+        fresh = np.dtype((_fresh_dtype(base), shape))
+    elif dt.names is not None:
+        fresh = np.dtype({"names": list(dt.names), "formats": [_fresh_dtype(dt.fields[n][0]) for n in dt.names],
+                          "offsets": [dt.fields[n][1] for n in dt.names], "itemsize": dt.itemsize})
+    else:
+        fresh = np.dtype(dt.str)
+    if fresh.itemsize != dt.itemsize:
+        raise KMeansFileError(f"refusing an inconsistent numpy dtype {dt!r} (item size {dt.itemsize}, "
+                              f"{fresh.itemsize} for {fresh!r})")
+    return fresh
+
+
+class _Array(np.ndarray):
+    """What the pickle gets for ``numpy.ndarray``: builds arrays with fresh dtypes only."""
+
+    def __new__(cls, shape, dtype=float, buffer=None, offset=0, strides=None, order=None):
+        dtype = _fresh_dtype(dtype)
+        if dtype.hasobject:
+            raise KMeansFileError("refusing numpy.ndarray(...) with an object dtype")
+        return np.ndarray.__new__(cls, shape, dtype, buffer, offset, strides, order)
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise KMeansFileError("refusing a numpy array state that is not a 4- or 5-tuple")
+        state = list(state)
+        state[-3] = _fresh_dtype(state[-3])
+        np.ndarray.__setstate__(self, tuple(state))
+
+
+def _safe_reconstruct(subtype, shape, dtype):
+    if subtype is not _Array:
+        raise KMeansFileError(f"refusing numpy _reconstruct of {subtype!r}")
+    return _multiarray._reconstruct(_Array, shape, _fresh_dtype(dtype))
+
+
+def _safe_frombuffer(buf, dtype, shape, order, *axis_order):
+    return _numeric._frombuffer(buf, _fresh_dtype(dtype), shape, order, *axis_order).view(_Array)
+
+
 def _safe_scalar(dtype, data=None):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
+    if not isinstance(dtype, np.dtype):
+        raise KMeansFileError(f"refusing a numpy scalar of dtype {dtype!r}")
+    dtype = _fresh_dtype(dtype)
+    if dtype.hasobject:
         raise KMeansFileError("refusing a numpy object scalar")
     return _multiarray.scalar(dtype, data) if data is not None else _multiarray.scalar(dtype)
 
@@ -90,7 +141,7 @@ def _safe_reconstructor(cls, base, state):
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
 _NUMERIC_MODULES = ("numpy.core.numeric", "numpy._core.numeric")
 _ALLOWED: Dict[Tuple[str, str], Any] = {
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _Array,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _safe_encode,
     ("copyreg", "_reconstructor"): _safe_reconstructor,
@@ -99,10 +150,10 @@ _ALLOWED: Dict[Tuple[str, str], Any] = {
                                                    "str", "bytes", "bytearray", "slice")},
 }
 for _m in _NUMPY_MODULES:
-    _ALLOWED[(_m, "_reconstruct")] = _multiarray._reconstruct
+    _ALLOWED[(_m, "_reconstruct")] = _safe_reconstruct
     _ALLOWED[(_m, "scalar")] = _safe_scalar
 for _m in _NUMERIC_MODULES:
-    _ALLOWED[(_m, "_frombuffer")] = _numeric._frombuffer
+    _ALLOWED[(_m, "_frombuffer")] = _safe_frombuffer
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
