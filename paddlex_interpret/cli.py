@@ -292,10 +292,16 @@ def _method_options(p: argparse.ArgumentParser, method: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; returns the exit status. The process's warning filters are left as they were."""
     import warnings
 
-    # Paddle warns about a C++ build cache on import; irrelevant to users of this tool.
-    warnings.filterwarnings("ignore", message="No ccache found")
+    with warnings.catch_warnings():
+        # Paddle warns about a C++ build cache on import; irrelevant to users of this tool.
+        warnings.filterwarnings("ignore", message="No ccache found")
+        return _main(argv)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     from .priors.download import PriorAssetsError  # no paddle import
 
     parser = build_parser()

@@ -5,6 +5,7 @@ real scikit-learn KMeans (8 clusters) fitted on the stem's grid-cell features of
 pickled as PaddleX did. No network is needed.
 """
 import pickle
+from pathlib import Path
 
 import numpy as np
 import paddle
@@ -350,6 +351,45 @@ def test_interpret_normlime_computes_then_reuses_the_weights_file(four_class, ph
     # dataset=None works once the file exists (PaddleX raised here)
     assert interpret.normlime(photo, four_class, num_samples=40, save_dir=None, normlime_weights_file=weights_file,
                               assets_dir=assets_dir, random_state=0, progress=False).figure_path is None
+
+
+@pytest.mark.parametrize("file_name", ["normlime_weights.npy", "weights.npz", "weights"])
+def test_the_weights_file_the_user_names_is_the_file_used(file_name, four_class, photos, assets_dir, tmp_path,
+                                                          monkeypatch):
+    """PaddleX's own example passes normlime_weights_file='./normlime_weights.npy': the second call with
+    the same argument must reuse the weights without reading the dataset (or needing it)."""
+    from paddlex_interpret import interpret
+
+    monkeypatch.chdir(tmp_path)
+    kw = dict(num_samples=20, save_dir=None, normlime_weights_file=f"./{file_name}", assets_dir=assets_dir,
+              random_state=0, progress=False)
+    first = interpret.normlime(photos["chelsea"], four_class, dataset=list(photos.values()), **kw)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    expected = file_name if "." in file_name else file_name + ".npz"
+    assert written == [expected] and Path(first.weights_file).name == expected
+    stamp = (tmp_path / expected).stat().st_mtime_ns
+    second = interpret.normlime(photos["chelsea"], four_class, dataset=Untouchable(), **kw)
+    third = interpret.normlime(photos["chelsea"], four_class, dataset=None, **kw)
+    assert (tmp_path / expected).stat().st_mtime_ns == stamp and sorted(p.name for p in tmp_path.iterdir()) == written
+    for again in (second, third):
+        np.testing.assert_array_equal(again.normlime.weights[again.target], first.normlime.weights[first.target])
+
+
+def test_a_paddlex_weights_npy_at_the_named_path_is_used(four_class, photos, assets_dir, tmp_path):
+    """A real PaddleX ``normlime_weights.npy`` (a pickled dict) handed over by name is read, not recomputed."""
+    from paddlex_interpret import interpret
+    from paddlex_interpret.priors import load_cluster_centres
+
+    k = load_cluster_centres(Path(assets_dir) / KMEANS_FILE).shape[0]
+    table = {c: {j: float(j == c) + 0.1 for j in range(k)} for c in range(4)}
+    np.save(tmp_path / "normlime_weights.npy", table)  # as PaddleX wrote it
+    result = interpret.normlime(photos["chelsea"], four_class, dataset=None, num_samples=20, save_dir=None,
+                                normlime_weights_file=tmp_path / "normlime_weights.npy", assets_dir=assets_dir,
+                                random_state=0, progress=False)
+    t = result.target
+    row = np.array([table[t][j] for j in range(k)])
+    clusters = np.asarray(result.normlime.params["clusters"])
+    np.testing.assert_allclose(result.normlime.weights[t], (row / row.sum())[clusters])
 
 
 def test_interpret_normlime_recomputes_stale_or_corrupt_weights(four_class, binary, photos, assets_dir, tmp_path):

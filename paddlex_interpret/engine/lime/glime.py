@@ -6,7 +6,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from .lime_image import LimeImage
-from .local_model import LocalFit
+from .local_model import LocalFit, _no_response_score
 
 __all__ = ["GLime", "fit_with_prior", "PRIOR_METHODS"]
 
@@ -49,7 +49,7 @@ def fit_with_prior(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, prio
     pred = X @ weights + intercept
     resid = ((y - pred) ** 2) @ sample_weight
     total = ((y - y_mean) ** 2) @ sample_weight
-    score = float(1 - resid / total) if total > 0 else 1.0
+    score = float(1 - resid / total) if total > 0 else _no_response_score()
     return LocalFit(weights, intercept, score, float(weights.sum() + intercept))
 
 

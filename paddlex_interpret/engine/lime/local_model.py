@@ -1,6 +1,7 @@
 """The weighted local linear surrogate shared by LIME-family methods."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
@@ -75,6 +76,14 @@ def select_features(X, y, weights, num_features: int, method: str, random_state=
     return np.sort(np.asarray(chosen))
 
 
+def _no_response_score() -> float:
+    """R^2 is undefined when the model's output never changes over the samples: NaN, with a warning."""
+    warnings.warn("the model's probability did not change over the perturbed samples, so the local fit's R^2 is "
+                  "undefined (reported as NaN) and every weight is about 0; hidden parts do not matter to this class, "
+                  "or hide_color / num_samples should change", RuntimeWarning, stacklevel=4)
+    return float("nan")
+
+
 @dataclass
 class LocalFit:
     weights: np.ndarray        # one per feature; unselected features get 0
@@ -94,7 +103,7 @@ def fit_local_model(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, num
     model.fit(Xu, y, sample_weight=sample_weight)
     weights = np.zeros(n)
     weights[used] = model.coef_
-    score = float(model.score(Xu, y, sample_weight=sample_weight)) if np.ptp(y) > 0 else 1.0
+    score = float(model.score(Xu, y, sample_weight=sample_weight)) if np.ptp(y) > 0 else _no_response_score()
     local = float(model.predict(np.ones((1, len(used))))[0])
     return LocalFit(weights, float(model.intercept_), score, local)
 
