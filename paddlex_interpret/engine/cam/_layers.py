@@ -1,7 +1,8 @@
 """Choosing and checking the layer a CAM method reads, and upsampling its maps to the input."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+import contextlib
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -10,7 +11,17 @@ import paddle.nn.functional as F
 from ...models.base import Classifier
 from .._hooks import find_layer
 
-__all__ = ["default_target_layer", "resolve_target_layer", "single_capture", "upsample"]
+__all__ = ["default_target_layer", "resolve_target_layer", "single_capture", "upsample", "record_consumers",
+           "following_activation", "ELEMENTWISE_ACTIVATIONS"]
+
+#: Activation modules applied value by value (same shape in and out): the ones Score-CAM applies to
+#: a layer's output when that output goes into one of them next.
+ELEMENTWISE_ACTIVATIONS = tuple(
+    getattr(paddle.nn, name) for name in (
+        "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "Silu", "Swish", "Mish",
+        "Hardswish", "Hardsigmoid", "Hardtanh", "Sigmoid", "Tanh", "Softplus", "ThresholdedReLU",
+    ) if hasattr(paddle.nn, name)
+)
 
 
 def _image_hw(image_shape: Sequence[int]) -> Tuple[int, int]:
@@ -110,3 +121,35 @@ def upsample(maps: paddle.Tensor, size: Tuple[int, int]) -> paddle.Tensor:
     if tuple(maps.shape[2:]) == tuple(size):
         return maps
     return F.interpolate(maps, size=list(size), mode="bilinear", align_corners=False)
+
+
+@contextlib.contextmanager
+def record_consumers(named_layers: Dict[str, paddle.nn.Layer], captured: list) -> Iterator[List[Tuple[str, paddle.nn.Layer]]]:
+    """Yield a list that receives ``(name, layer)`` of every sublayer called, during a forward, with
+    the tensor ``captured[0]`` (a :func:`capture_output` list) as one of its inputs. Temporary
+    pre-hooks on every sublayer; all removed on exit, also on error."""
+    consumers: List[Tuple[str, paddle.nn.Layer]] = []
+
+    def make_hook(name, layer):
+        def hook(_layer, inputs):
+            if captured and any(item is captured[0] for item in inputs):
+                consumers.append((name, layer))
+
+        return hook
+
+    handles = []
+    try:
+        for name, layer in named_layers.items():
+            handles.append(layer.register_forward_pre_hook(make_hook(name, layer)))
+        yield consumers
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def following_activation(consumers: List[Tuple[str, paddle.nn.Layer]]) -> Optional[Tuple[str, paddle.nn.Layer]]:
+    """The element-wise activation module that is the only module fed the layer's output, or None
+    (several consumers, another kind of layer, or a functional activation the hooks cannot see)."""
+    if len(consumers) == 1 and isinstance(consumers[0][1], ELEMENTWISE_ACTIVATIONS):
+        return consumers[0]
+    return None

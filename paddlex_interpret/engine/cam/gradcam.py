@@ -1,27 +1,28 @@
 """Grad-CAM (Selvaraju et al. 2017): feature maps weighted by their spatially averaged gradients."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
 from ...models.base import Classifier
 from .._hooks import capture_output
-from ..base import AttributionMethod, check_images, resolve_targets
-from ..explanation import PixelExplanation
 from ..gradients._core import check_gradient_of, objective
-from ._layers import resolve_target_layer, single_capture, upsample
+from ._layers import single_capture
+from .base import CAMMethod
 
 __all__ = ["GradCAM"]
 
 
-class GradCAM(AttributionMethod):
+class GradCAM(CAMMethod):
     """Grad-CAM: ``ReLU(sum_c w_c A_c)`` with ``w_c`` the spatial mean of ``d objective / d A_c``.
 
-    ``A`` is the output ``(N, C, h, w)`` of ``target_layer``. The map is computed at the layer's
-    resolution and resized bilinearly to the input's ``(H, W)``.
+    ``A`` is the output ``(N, C, h, w)`` of ``target_layer``, as it is (also before an activation,
+    as at the demo model's default ``'_bn1'``: the gradient through the activation that follows
+    is then part of ``w``). The map is computed at the layer's resolution and resized bilinearly
+    to the input's ``(H, W)``; a constant map (e.g. every ``w_c <= 0``) comes with a
+    ``RuntimeWarning`` (see :class:`CAMMethod`).
 
     Parameters
     ----------
@@ -46,46 +47,18 @@ class GradCAM(AttributionMethod):
     """
 
     method = "gradcam"
+    display_name = "Grad-CAM"
 
     def __init__(self, classifier: Classifier, target_layer: Optional[str] = None, gradient_of: str = "logit"):
-        super().__init__(classifier)
-        if target_layer is not None and not isinstance(target_layer, str):
-            raise TypeError(f"target_layer must be a layer name (str) or None, got {type(target_layer).__name__}")
-        if target_layer is not None:
-            resolve_target_layer(classifier, target_layer, (1, 1))  # fail early on an unknown name
-        self.target_layer = target_layer
+        super().__init__(classifier, target_layer)
         self.gradient_of = check_gradient_of(gradient_of)
-        self.last_lowres: Optional[np.ndarray] = None
-        self._resolved: Optional[str] = target_layer
-        self._default_cache: dict = {}
 
     def params(self) -> Dict[str, Any]:
-        return {"target_layer": self._resolved, "gradient_of": self.gradient_of}
+        return {**super().params(), "gradient_of": self.gradient_of}
 
-    def attribute_lowres(self, images: np.ndarray,
-                         targets: Union[None, int, Sequence[int]] = None) -> np.ndarray:
-        """Grad-CAM maps at the target layer's resolution: ``(N, h, w)`` float32, >= 0."""
-        images = check_images(images)
-        targets = resolve_targets(self.classifier, images, targets)
-        return self._lowres(images, targets).numpy()
-
-    def attribute(self, images: np.ndarray, targets: Union[None, int, Sequence[int]] = None) -> np.ndarray:
-        """Grad-CAM maps resized to the input: ``(N, H, W)`` float32, >= 0."""
-        images = check_images(images)
-        targets = resolve_targets(self.classifier, images, targets)
-        lowres = self._lowres(images, targets)
-        self.last_lowres = lowres.numpy()
-        up = upsample(lowres[:, None], images.shape[1:3])[:, 0]
-        return F.relu(up).numpy()  # bilinear weights are >= 0; relu only guards rounding
-
-    def explain(self, image: np.ndarray, target: Optional[int] = None) -> PixelExplanation:
-        exp = super().explain(image, target)
-        exp.extras["lowres"] = self.last_lowres[0]
-        return exp
-
-    def _lowres(self, images: np.ndarray, targets: np.ndarray) -> paddle.Tensor:
-        name, layer = resolve_target_layer(self.classifier, self.target_layer, images.shape, self._default_cache)
-        self._resolved = name
+    def weights_and_activations(self, images: np.ndarray, targets: np.ndarray, name: str,
+                                layer: paddle.nn.Layer) -> Tuple[paddle.Tensor, paddle.Tensor]:
+        """``w_c`` = spatial mean of the objective's gradient w.r.t. ``A_c``; ``A`` as captured."""
         # The input takes part in the graph so that A has a gradient even with frozen parameters.
         x = paddle.to_tensor(self.classifier.preprocess(images), stop_gradient=False)
         t = paddle.to_tensor(targets)
@@ -94,6 +67,4 @@ class GradCAM(AttributionMethod):
             features = single_capture(captured, name)
             value = objective(self.classifier, out, t, self.gradient_of)
             (grads,) = paddle.grad(value.sum(), [features], retain_graph=False, create_graph=False)
-        weights = grads.mean(axis=[2, 3], keepdim=True)
-        cam = F.relu((weights * features.detach()).sum(axis=1))
-        return cam.detach()
+        return grads.mean(axis=[2, 3]), features.detach()
