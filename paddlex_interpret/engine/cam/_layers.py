@@ -124,7 +124,8 @@ def upsample(maps: paddle.Tensor, size: Tuple[int, int]) -> paddle.Tensor:
 
 
 @contextlib.contextmanager
-def record_consumers(named_layers: Dict[str, paddle.nn.Layer], captured: list) -> Iterator[List[Tuple[str, paddle.nn.Layer]]]:
+def record_consumers(named_layers: Dict[str, paddle.nn.Layer],
+                     captured: list) -> Iterator[List[Tuple[str, paddle.nn.Layer]]]:
     """Yield a list that receives ``(name, layer)`` of every sublayer called, during a forward, with
     the tensor ``captured[0]`` (a :func:`capture_output` list) as one of its inputs. Temporary
     pre-hooks on every sublayer; all removed on exit, also on error."""

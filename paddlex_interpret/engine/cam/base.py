@@ -128,8 +128,11 @@ class CAMMethod(AttributionMethod):
             value = f" ({float(flat.max()):g})" if flat.size and flat.max() == flat.min() else ""
             return f"each of the {k} activation maps at layer {name!r} is spatially constant{value}"
         if (weights[varying] <= 0).all():
+            largest = float(weights[varying].max())
             return (f"all channel weights were <= 0 at layer {name!r} "
-                    f"({int(varying.sum())} non-constant maps of {k}, largest weight {float(weights[varying].max()):.3g})")
+                    f"({int(varying.sum())} non-constant maps of {k}, largest weight {largest:.3g})")
+        if cam.size and cam.max() > 0:
+            return f"the weighted sum of the {k} channels at layer {name!r} is the same at every position"
         negative = float((acts < 0).mean())
         hint = (f", {100 * negative:.0f}% of them < 0: the layer may be read before its activation"
                 if negative > 0.5 else "")
@@ -145,8 +148,9 @@ class CAMMethod(AttributionMethod):
         i = constant[0]
         reason = why[i] or "the map is flat at the layer's resolution"
         which = f"image {i}" if len(constant) == 1 else f"images {constant}"
+        value = float(flat[i, 0]) if flat.shape[1] else 0.0
         warnings.warn(
-            f"{self.display_name} map of {which} is constant ({float(flat[i][:1].sum()):g} everywhere): {reason}; "
+            f"{self.display_name} map of {which} is constant ({value:g} everywhere): {reason}; "
             "try another target_layer",
             RuntimeWarning,
             stacklevel=3,
