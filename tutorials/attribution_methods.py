@@ -26,7 +26,7 @@ def parse_args(argv=None):
 
 
 def peak(explanation):
-    """Where the map drawn in the figure (|attribution| summed over channels) is largest."""
+    """Where the map drawn in the figure (vis.saliency_of: the evidence for the class) is largest."""
     s = saliency_of(explanation)
     row, col = np.unravel_index(int(np.argmax(s)), s.shape)
     return f"peak at row {row}, col {col} of the {s.shape[0]}x{s.shape[1]} image"

@@ -25,7 +25,7 @@ def parse_args(argv=None):
 
 
 def peak(explanation):
-    """结果图中显示的热力图（各通道 |归因值| 之和）最大的位置。"""
+    """结果图中显示的热力图（vis.saliency_of：支持该类别的证据）最大的位置。"""
     s = saliency_of(explanation)
     row, col = np.unravel_index(int(np.argmax(s)), s.shape)
     return f"最大值在第 {row} 行、第 {col} 列（图像 {s.shape[0]}x{s.shape[1]}）"

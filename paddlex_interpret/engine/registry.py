@@ -42,6 +42,11 @@ class MethodSpec:
         ``explain(image, target)``, so ``compare`` and ``consensus`` can run it.
     summary : str
         One line for ``--help`` and the docs.
+    figure_map : {'signed', 'absolute', 'positive'}
+        The :func:`~paddlex_interpret.engine.maps.importance_map` mode its figures draw: 'signed'
+        (evidence for the class in red, against it in blue) where the sign means something,
+        'absolute' for raw gradients (whose sign per channel is noise), 'positive' for maps that are
+        >= 0 by construction and for LIME's superpixels.
     """
 
     name: str
@@ -53,6 +58,7 @@ class MethodSpec:
     function: str
     composable: bool
     summary: str
+    figure_map: str = "positive"
 
     def load(self):
         """The engine class (its module is imported now)."""
@@ -60,9 +66,11 @@ class MethodSpec:
         return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
 
 
-def _spec(name, target, explains, needs, figure, composable, summary, function=None) -> MethodSpec:
+def _spec(name, target, explains, needs, figure, composable, summary, figure_map="positive") -> MethodSpec:
+    if figure_map not in ("signed", "absolute", "positive"):
+        raise ValueError(f"figure_map of {name!r} must be 'signed', 'absolute' or 'positive'")
     return MethodSpec(name=name, target=target, family=target.split(".")[0], explains=explains, needs=needs,
-                      figure=figure, function=function or name, composable=composable, summary=summary)
+                      figure=figure, function=name, composable=composable, summary=summary, figure_map=figure_map)
 
 
 METHODS = {spec.name: spec for spec in (
@@ -73,23 +81,23 @@ METHODS = {spec.name: spec for spec in (
     _spec("glime", "lime.glime:GLime", "image", "black_box", "lime", False,
           "G-LIME: LIME whose local fit is pulled towards the NormLIME global weights"),
     _spec("smoothgrad", "gradients.smoothgrad:SmoothGrad", "image", "gradients", "pixel", True,
-          "SmoothGrad: the input gradient averaged over noisy copies of the image"),
+          "SmoothGrad: the input gradient averaged over noisy copies of the image", "absolute"),
     _spec("intgrad", "gradients.integrated_gradients:IntegratedGradients", "image", "gradients", "pixel", True,
-          "Integrated Gradients: (input - baseline) x the gradient averaged along the straight path"),
+          "Integrated Gradients: (input - baseline) x the gradient averaged along the straight path", "signed"),
     _spec("gradshap", "gradients.gradient_shap:GradientShap", "image", "gradients", "pixel", True,
-          "GradientSHAP: expected gradients at random points between noisy inputs and baselines"),
+          "GradientSHAP: expected gradients at random points between noisy inputs and baselines", "signed"),
     _spec("occlusion", "perturbation.occlusion:Occlusion", "image", "black_box", "pixel", True,
-          "Occlusion: the drop of the class score when a sliding window is hidden"),
+          "Occlusion: the drop of the class score when a sliding window is hidden", "signed"),
     _spec("gradcam", "cam.gradcam:GradCAM", "image", "layers", "pixel", True,
           "Grad-CAM: a layer's feature maps weighted by their mean gradient, rectified"),
     _spec("scorecam", "cam.scorecam:ScoreCAM", "image", "layers", "pixel", True,
           "Score-CAM: feature maps weighted by the class score of the input they mask"),
     _spec("lrp", "lrp.lrp:LRP", "image", "layers", "pixel", True,
-          "LRP: relevance of the class logit propagated back layer by layer"),
+          "LRP: relevance of the class logit propagated back layer by layer", "signed"),
     _spec("consensus", "consensus:Consensus", "image", "gradients", "pixel", False,
           "Consensus: one method over several models, each map normalised, then averaged"),
     _spec("lime_text", "lime.lime_text:LimeText", "text", "black_box", "html", False,
-          "Text LIME: a weighted linear model of the class probability over hidden tokens"),
+          "Text LIME: a weighted linear model of the class probability over hidden tokens", "signed"),
 )}
 
 

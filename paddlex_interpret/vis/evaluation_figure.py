@@ -6,7 +6,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from .pixel_figure import saliency_of
+from .pixel_figure import figure_mode, saliency_of
 from .heatmap import render
 
 __all__ = ["curves_figure", "curve_panels"]
@@ -32,7 +32,8 @@ def curves_figure(results: Dict[str, object], explanation) -> Figure:
     panels = curve_panels(results)
     fig = Figure(figsize=(5 * (1 + len(panels)), 4.6))
     axes = np.atleast_1d(fig.subplots(1, 1 + len(panels)))
-    axes[0].imshow(render(explanation.image, saliency_of(explanation), "overlay"))
+    axes[0].imshow(render(explanation.image, saliency_of(explanation), "overlay",
+                          signed=figure_mode(explanation) == "signed"))
     axes[0].set_title(f"{explanation.method}: {explanation.label_name}")
     axes[0].axis("off")
     for ax, (name, x, y, score, higher_is_better) in zip(axes[1:], panels):

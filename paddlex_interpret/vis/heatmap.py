@@ -33,15 +33,24 @@ def _resize_to(saliency: np.ndarray, shape) -> np.ndarray:
 
 
 def render(image: np.ndarray, saliency: np.ndarray, style: str = "overlay", clip_percentile: float = 99.0,
-           cmap: str = "jet", alpha: float = 0.5, keep_percentile: float = 80.0) -> np.ndarray:
+           cmap: str = "jet", alpha: float = 0.5, keep_percentile: float = 80.0, signed: bool = False) -> np.ndarray:
     """A uint8 RGB picture of ``saliency`` (``(H, W)``) over ``image`` in one of :data:`STYLES`.
 
     'heatmap' colours the map; 'overlay' blends it over the image with ``alpha``; 'grayscale'
     shows it in grey levels; 'threshold' keeps the image where the map is above its
     ``keep_percentile`` and darkens the rest.
+
+    ``signed`` maps keep evidence for (> 0) and against (< 0) the class apart: scaled to [-1, 1]
+    by the ``clip_percentile`` of ``|map|`` and drawn with a diverging colour map (``cmap``
+    'RdBu_r' unless given: red for, blue against, white for 0); 'overlay' blends each pixel in
+    proportion to ``|map|`` so neutral pixels show the image; 'grayscale' puts 0 at mid-grey;
+    'threshold' keeps the ``100 - keep_percentile`` % strongest evidence *for* the class.
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+    if signed:
+        return _render_signed(image, saliency, style, clip_percentile, "RdBu_r" if cmap == "jet" else cmap, alpha,
+                              keep_percentile)
     s = normalize_map(_resize_to(saliency, image.shape[:2]), clip_percentile)
     if style == "grayscale":
         return np.repeat(np.round(s * 255).astype(np.uint8)[..., None], 3, axis=2)
@@ -55,3 +64,20 @@ def render(image: np.ndarray, saliency: np.ndarray, style: str = "overlay", clip
         return np.round(colour).astype(np.uint8)
     return np.round((1 - alpha) * image.astype(np.float32) + alpha * colour).astype(np.uint8)
 
+
+
+def _render_signed(image, saliency, style, clip_percentile, cmap, alpha, keep_percentile) -> np.ndarray:
+    s = normalize_map(_resize_to(saliency, image.shape[:2]), clip_percentile, signed=True)  # [-1, 1]
+    if style == "grayscale":
+        return np.repeat(np.round((s + 1) * 127.5).astype(np.uint8)[..., None], 3, axis=2)
+    if style == "threshold":
+        positive = s[s > 0]
+        keep = (s > 0) & (s >= np.percentile(positive, keep_percentile)) if positive.size else np.zeros_like(s, bool)
+        out = image.astype(np.float32) * 0.15
+        out[keep] = image[keep]
+        return out.astype(np.uint8)
+    colour = colormaps[cmap]((s + 1) / 2)[..., :3] * 255
+    if style == "heatmap":
+        return np.round(colour).astype(np.uint8)
+    weight = (alpha * np.abs(s))[..., None]
+    return np.round((1 - weight) * image.astype(np.float32) + weight * colour).astype(np.uint8)
