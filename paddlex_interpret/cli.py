@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .engine import available
 
-    methods = "\n".join(f"  {s.name:<11} {s.summary}" for s in available(explains="image") if s.name in _EXPLAIN_METHODS)
+    methods = "\n".join(f"  {s.name:<11} {s.summary}" for s in available())
     parser = argparse.ArgumentParser(
         prog="paddlex-interpret",
         description="Explain the predictions of PaddlePaddle image classifiers.",
@@ -141,19 +141,31 @@ def build_parser() -> argparse.ArgumentParser:
                           help="how the global weights are computed (default: paddlex)")
 
     explain = sub.add_parser(
-        "explain", help="explain one image with any method (one subcommand per method)",
-        description="Explain IMAGE with METHOD and write its figure into --save-dir. Each method's options are "
-                    "its interpret.<method> parameters; the model is --model, or the demo's EfficientNet-Lite0.",
+        "explain", help="explain one image (or text) with any method (one subcommand per method)",
+        description="Explain IMAGE (TEXT for text methods) with METHOD and write its figure into --save-dir. Each "
+                    "method's options are its interpret.<method> parameters; the model is --model, or the demo's "
+                    "EfficientNet-Lite0 for image methods.",
     )
-    methods_sub = explain.add_subparsers(dest="method", metavar="METHOD")
+    methods_sub = explain.add_subparsers(dest="explain_method", metavar="METHOD")
     from .engine import get_method
 
     for name in _EXPLAIN_METHODS:
         spec = get_method(name)
         m = methods_sub.add_parser(name, help=spec.summary, description=spec.summary + ".")
-        m.add_argument("image", metavar="IMAGE", help="image file")
-        _method_options(m, name)
-        model_options(m)
+        if spec.explains == "text":
+            m.add_argument("input", metavar="TEXT", help="the text to explain")
+        else:
+            m.add_argument("input", metavar="IMAGE", help="image file")
+        _method_options(m, spec.function)
+        if spec.explains == "text":
+            m.add_argument("--model", metavar="DIR", required=True,
+                           help="a PaddleNLP sequence classifier saved with save_pretrained (with its tokenizer)")
+            m.add_argument("--tokenizer", metavar="DIR", default=None, help="the tokenizer's folder (default: --model)")
+        elif name == "consensus":
+            m.add_argument("--model", metavar="PATH", action="append", required=True,
+                           help="a model (as for the other commands; 'demo' for the demo model); repeat for each")
+        else:
+            model_options(m)
         m.add_argument("--save-explanation", action="store_true",
                        help="also save the explanation next to the figure (.npz; for 'paddlex-interpret evaluate')")
 
@@ -205,12 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: the image methods ``explain`` offers (consensus needs several models; text methods need a tokenizer)
-_EXPLAIN_METHODS = ("lime", "glime", "normlime", "smoothgrad", "intgrad", "gradshap", "occlusion", "gradcam",
-                    "scorecam", "lrp")
+def _explain_methods() -> tuple:
+    from .engine import method_names
+
+    return tuple(method_names())
+
+
+#: every method of the registry gets an ``explain`` subcommand
+_EXPLAIN_METHODS = _explain_methods()
 #: free-function parameters given by the shared options (or not offered on the command line)
-_SHARED = {"img_file": None, "model": None, "save_dir": "save_dir", "random_state": "seed", "progress": "no_progress",
-           "channel_order": None, "save_figure": None, "styles": "styles", "dataset": "dataset"}
+_SHARED = {"img_file": None, "text": None, "model": None, "models": None, "tokenizer": None, "save_dir": "save_dir",
+           "random_state": "seed", "progress": "no_progress", "channel_order": None, "save_figure": None,
+           "styles": "styles", "dataset": "dataset", "method_params": "set"}
 
 
 def _names(text: str) -> List[str]:
@@ -257,7 +275,9 @@ def method_parameters(method: str) -> Dict[str, inspect.Parameter]:
     """The free function's parameters that ``explain METHOD`` turns into options (all but the shared ones)."""
     from . import interpret
 
-    sig = inspect.signature(getattr(interpret, method))
+    from .engine import get_method
+
+    sig = inspect.signature(getattr(interpret, get_method(method).function))
     return {n: p for n, p in sig.parameters.items() if n not in _SHARED and p.kind != p.VAR_KEYWORD}
 
 
@@ -273,7 +293,7 @@ def _method_options(p: argparse.ArgumentParser, method: str) -> None:
             g.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=f"(default: {default})")
         else:
             g.add_argument(flag, type=_typed(default), default=default, metavar="V", help=f"(default: {default!r})")
-    if any(q.kind == q.VAR_KEYWORD for q in sig.parameters.values()):
+    if any(q.kind == q.VAR_KEYWORD for q in sig.parameters.values()) or "method_params" in sig.parameters:
         g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="further keyword arguments of the method (repeatable)")
     p.add_argument("--save-dir", default="./output", metavar="DIR",
@@ -319,7 +339,7 @@ def _main(argv: Optional[List[str]]) -> int:
         if args.command == "normlime":
             return _run_normlime(args)
         if args.command == "explain":
-            if args.method is None:
+            if args.explain_method is None:
                 parser.parse_args(["explain", "--help"])
             return _run_explain(args)
         if args.command == "compare":
@@ -403,20 +423,50 @@ def _run_normlime(args) -> int:
 
 def _print_result(explanation) -> None:
     print(f"class {explanation.target} ({explanation.label_name}): probability {explanation.probability:.3f}")
-    print(f"figure: {explanation.figure_path}")
+    if getattr(explanation, "tokens", None) is not None:
+        print("tokens for the class: " + ", ".join(f"{t.token} {t.weight:+.3f}" for t in explanation.top_tokens(k=5)))
+        print(f"page: {explanation.html_path}")
+    else:
+        print(f"figure: {explanation.figure_path}")
+
+
+def _models_of(args):
+    """The model(s) ``explain`` runs: a text classifier, the list for consensus, or one image classifier."""
+    from .engine import get_method
+
+    spec = get_method(args.explain_method)
+    if spec.explains == "text":
+        from .models.paddlenlp import load_text_classifier
+
+        return load_text_classifier(args.model, args.tokenizer)
+    if args.explain_method == "consensus":
+        from . import demo
+        from .models import as_classifier
+
+        return [demo.load_model() if path == "demo" else as_classifier(path) for path in args.model]
+    return _load_model(args)
 
 
 def _run_explain(args) -> int:
+    import inspect
     from pathlib import Path
 
     from . import interpret
+    from .engine import get_method
 
-    kwargs: Dict[str, Any] = {name: getattr(args, name) for name in method_parameters(args.method)}
+    function = getattr(interpret, get_method(args.explain_method).function)
+    takes = inspect.signature(function).parameters
+    kwargs: Dict[str, Any] = {name: getattr(args, name) for name in method_parameters(args.explain_method)}
+    extra = {}
     for item in getattr(args, "set", []) or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
-        kwargs[key.replace("-", "_")] = _literal(value)
+        extra[key.replace("-", "_")] = _literal(value)
+    if "method_params" in takes:
+        kwargs["method_params"] = extra
+    else:
+        kwargs.update(extra)
     shared = {"save_dir": args.save_dir}
     if hasattr(args, "seed"):
         shared["random_state"] = args.seed
@@ -426,10 +476,11 @@ def _run_explain(args) -> int:
         shared["styles"] = args.styles
     if hasattr(args, "dataset"):
         shared["dataset"] = args.dataset
-    explanation = getattr(interpret, args.method)(args.image, _load_model(args), **kwargs, **shared)
+    explanation = function(args.input, _models_of(args), **kwargs, **shared)
     _print_result(explanation)
     if args.save_explanation:
-        print(f"explanation: {explanation.save(Path(explanation.figure_path).with_suffix('.npz'))}")
+        written = getattr(explanation, "figure_path", None) or getattr(explanation, "html_path", None)
+        print(f"explanation: {explanation.save(Path(written).with_suffix('.npz'))}")
     return 0
 
 

@@ -324,3 +324,33 @@ def test_real_paddleclas_checkpoints_build_the_same_prior(built, photos, params,
         paddle.save(net.state_dict(), str(ckpt))
         out = build_prior(photos, tmp_path / name, clusters=K, stem_weights=ckpt, progress=False)
         np.testing.assert_array_equal(check_output(out, params), reference)
+
+
+def test_cli_normlime_flags_and_values(photos, asset_folder, tmp_path, capsys, demo_images, demo_model):
+    """--weights-file names the file used (reused on the second call), --algorithm is checked against it,
+    and the weights in it are the ones compute_global_weights gives for the same model, data and seed."""
+    from paddlex_interpret.cli import main
+    from paddlex_interpret.engine.lime.global_weights import GlobalWeights
+    from paddlex_interpret.engine.lime.normlime_dataset import compute_global_weights
+    from paddlex_interpret.priors.features import load_prior
+
+    prior = tmp_path / "prior"
+    build_prior(photos, prior, clusters=4, stem_weights=asset_folder, progress=False)
+    weights_file = tmp_path / "kept" / "nl.npy"  # PaddleX's example names a .npy
+    weights_file.parent.mkdir()
+    common = ["normlime", demo_images["chelsea"], "--assets-dir", str(prior), "--num-samples", "20",
+              "--save-dir", str(tmp_path / "fig"), "--weights-file", str(weights_file), "--no-progress", "--seed", "5"]
+    assert main([*common, "--dataset", str(photos)]) == 0
+    out = capsys.readouterr().out
+    assert f"global weights: {weights_file}" in out and "class 282 (tiger cat)" in out
+    saved = GlobalWeights.load(weights_file)
+    expected = compute_global_weights(demo_model, str(photos), prior=load_prior(prior), algorithm="paddlex",
+                                      progress=False, random_state=5)
+    np.testing.assert_allclose(saved.weights, expected.weights, rtol=1e-9)
+    assert saved.algorithm == "paddlex" and saved.num_images == expected.num_images >= 3
+    assert np.ptp(saved.weights, axis=1).max() > 0.01  # predicted classes have learnt, non-uniform rows
+    stamp = weights_file.stat().st_mtime_ns
+    assert main(common) == 0  # no --dataset: the named file is reused
+    assert weights_file.stat().st_mtime_ns == stamp and f"global weights: {weights_file}" in capsys.readouterr().out
+    assert main([*common, "--algorithm", "lime_average"]) == 1
+    assert "holds 'paddlex' weights, 'lime_average' were asked for" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from paddlex_interpret.cli import main
@@ -70,8 +71,8 @@ def test_every_image_method_has_an_explain_command_with_all_its_parameters(capsy
     from paddlex_interpret.cli import _EXPLAIN_METHODS, _SHARED
     from paddlex_interpret.engine import method_names
 
-    # every image method of the registry that takes one model is offered
-    assert set(_EXPLAIN_METHODS) == set(method_names(explains="image")) - {"consensus"}
+    # every method of the registry is offered, image and text
+    assert set(_EXPLAIN_METHODS) == set(method_names()) and "lime_text" in _EXPLAIN_METHODS
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
@@ -133,3 +134,73 @@ def test_compare_command(capsys, tmp_path, demo_images):
     assert (tmp_path / "coffee_compare.png").is_file()
     assert main(["compare", demo_images["coffee"], "--methods", "gradcam,nope", "--save-dir", str(tmp_path)]) == 1
     assert "unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_consensus_command_runs_one_method_over_several_models(capsys, tmp_path, demo_images):
+    from paddlex_interpret.engine import load_explanation
+
+    rc = main(["explain", "consensus", demo_images["coffee"], "--model", "demo", "--model", "demo",
+               "--method", "gradcam", "--set", "target_layer=_blocks.7", "--save-dir", str(tmp_path),
+               "--save-explanation"])
+    assert rc == 0
+    assert "class 967 (espresso)" in capsys.readouterr().out
+    exp = load_explanation(tmp_path / "coffee_consensus_gradcam.npz")
+    assert exp.params["num_models"] == 2 and exp.params["inner_method"] == "gradcam"
+    assert [p["target_layer"] for p in exp.params["inner_params"]] == ["_blocks.7", "_blocks.7"]
+    np.testing.assert_allclose(exp.extras["per_model"][0], exp.extras["per_model"][1])  # the same model twice
+
+
+def _lime(argv, capsys):
+    assert main(["lime", *argv, "--no-progress", "--save-explanation"]) == 0
+    return capsys.readouterr().out
+
+
+def test_lime_flags_change_the_output_as_documented(capsys, tmp_path, demo_images):
+    from PIL import Image
+
+    from paddlex_interpret.engine import load_explanation
+
+    photo = demo_images["chelsea"]
+    base = ["--num-samples", "30", "--seed", "2"]
+    out = _lime([photo, *base, "--save-dir", str(tmp_path / "a")], capsys)
+    plain = load_explanation(tmp_path / "a" / "chelsea_lime_s30.npz")
+    assert plain.targets == [282] and out.count("class ") == 1  # tiger cat, the top-1
+    out = _lime([photo, *base, "--target", "281", "--save-dir", str(tmp_path / "b")], capsys)
+    assert "class 281 (tabby)" in out and (tmp_path / "b" / "chelsea_lime_s30_class281.png").is_file()
+    out = _lime([photo, *base, "--top-k", "3", "--save-dir", str(tmp_path / "c")], capsys)
+    assert out.count("class ") == 3
+    assert load_explanation(tmp_path / "c" / "chelsea_lime_s30.npz").targets == [282, 285, 281]
+    _lime([photo, *base, "--hide-color", "mean", "--save-dir", str(tmp_path / "d")], capsys)
+    mean = load_explanation(tmp_path / "d" / "chelsea_lime_s30.npz")
+    assert mean.params["hide_color"] == "mean" and not np.allclose(mean.weights_of(), plain.weights_of())
+    _lime([photo, *base, "--show-negative", "--save-dir", str(tmp_path / "e")], capsys)
+    with_neg = np.asarray(Image.open(tmp_path / "e" / "chelsea_lime_s30.png"))
+    without = np.asarray(Image.open(tmp_path / "a" / "chelsea_lime_s30.png"))
+    assert with_neg.shape == without.shape and not np.array_equal(with_neg, without)
+    red = (with_neg[..., 0].astype(int) - with_neg[..., 1]) > 100  # negative superpixels are painted red
+    assert red.sum() > (((without[..., 0].astype(int) - without[..., 1]) > 100).sum() + 1000)
+
+
+def test_preprocessing_flags_reach_an_exported_model(capsys, tmp_path):
+    """--resize-short/--crop-size/--mean/--std/--scale are the exported model's preprocessing."""
+    import paddle
+    from PIL import Image
+
+    from conftest import SmallCNN
+
+    net = SmallCNN()
+    net.eval()
+    prefix = str(tmp_path / "exported" / "model")
+    paddle.jit.save(net, prefix, input_spec=[paddle.static.InputSpec([None, 3, 32, 32], "float32")])
+    photo = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(photo)
+    geometry = ["--model", prefix, "--resize-short", "36", "--crop-size", "32"]
+    probabilities = []
+    for flags in ([], ["--mean", "0.5,0.5,0.5", "--std", "0.1,0.1,0.1"], ["--scale", "1.0"]):
+        out = _lime([str(photo), "--num-samples", "10", *geometry, *flags, "--save-dir", str(tmp_path / "o")], capsys)
+        probabilities.append(float(out.split("probability ")[1].split(",")[0]))
+    assert len(set(probabilities)) == 3, probabilities  # each normalisation gives the network other inputs
+    from paddlex_interpret.engine import load_explanation
+
+    assert load_explanation(tmp_path / "o" / "photo_lime_s10.npz").image.shape == (32, 32, 3)  # the crop size

@@ -360,3 +360,23 @@ def test_lime_text_writes_only_the_html_file(ernie, ernie_tokenizer, tmp_path, m
     assert [p.name for p in nested.iterdir()] == ["text_lime_text.html"]
     with pytest.raises(ValueError, match="name"):
         interpret.lime_text(HELD_OUT, ernie, ernie_tokenizer, save_dir=tmp_path, name="../x", **FAST)
+
+
+def test_cli_explains_a_saved_paddlenlp_model(ernie, ernie_tokenizer, tmp_path, capsys):
+    """`paddlex-interpret explain lime_text TEXT --model DIR` on folders written by save_pretrained."""
+    from paddlex_interpret.cli import main
+
+    folder = tmp_path / "ernie"
+    ernie.save_pretrained(str(folder))
+    ernie_tokenizer.save_pretrained(str(folder))
+    rc = main(["explain", "lime_text", HELD_OUT, "--model", str(folder), "--num-samples", "60", "--seed", "0",
+               "--no-progress", "--save-dir", str(tmp_path / "out"), "--name", "review", "--save-explanation"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "(positive)" in out and "tokens for the class: good" in out
+    saved = TextExplanation.load(tmp_path / "out" / "review_lime_text.npz")
+    direct = interpret.lime_text(HELD_OUT, ernie, ernie_tokenizer, num_samples=60, random_state=0, progress=False)
+    np.testing.assert_allclose(saved.weights_of(), direct.weights_of(), rtol=1e-4, atol=1e-6)  # the same model
+    assert (tmp_path / "out" / "review_lime_text.html").is_file()
+    assert main(["explain", "lime_text", "x", "--model", str(tmp_path / "missing")]) == 1
+    assert "is not a folder written by save_pretrained" in capsys.readouterr().err

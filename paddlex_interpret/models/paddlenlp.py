@@ -353,3 +353,28 @@ def as_text_classifier(model, tokenizer=None, **overrides: Any) -> TextClassifie
                         "expected a paddle.nn.Layer sequence classifier (e.g. PaddleNLP's "
                         "ErnieForSequenceClassification) with its tokenizer, or a TextClassifier")
     return TextClassifier(model, tokenizer, **overrides)
+
+
+def load_text_classifier(model_dir, tokenizer_dir=None, **overrides: Any) -> TextClassifier:
+    """A :class:`TextClassifier` from folders written by PaddleNLP's ``save_pretrained``: the model
+    (``AutoModelForSequenceClassification``) from ``model_dir``, its tokenizer (``AutoTokenizer``)
+    from ``tokenizer_dir`` (default: the same folder). Nothing is downloaded: the folders must hold
+    the files. Needs paddlenlp (the ``paddlenlp`` extra)."""
+    import os
+
+    for name, path in (("model_dir", model_dir), ("tokenizer_dir", tokenizer_dir or model_dir)):
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"{name} {os.fspath(path)!r} is not a folder written by save_pretrained")
+    try:
+        from paddlenlp.transformers import AutoModelForSequenceClassification, AutoTokenizer
+    except ImportError as exc:
+        raise ImportError(f"loading a text model needs paddlenlp: pip install 'paddlex_interpret[paddlenlp]' ({exc})") \
+            from None
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(os.fspath(model_dir))
+        tokenizer = AutoTokenizer.from_pretrained(os.fspath(tokenizer_dir or model_dir))
+    except Exception as exc:  # PaddleNLP raises many kinds for a folder without a model / tokenizer
+        raise ValueError(f"cannot load a PaddleNLP sequence classifier and tokenizer from {os.fspath(model_dir)!r} "
+                         f"({type(exc).__name__}: {exc})") from exc
+    model.eval()
+    return TextClassifier(model, tokenizer, **overrides)
