@@ -432,7 +432,8 @@ def gradshap(img_file: ImageSource, model, *, save_dir="./", target: Optional[in
 
 @_document
 def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[int] = None,
-              sliding_window_shapes=(3, 16, 16), strides=8, baselines=None, perturbations_per_eval: int = 1,
+              sliding_window_shapes=(3, 16, 16), strides=8, baselines=None,
+              perturbations_per_eval: Optional[int] = None, batch_size: Optional[int] = None,
               score: str = "probability", progress: bool = True, styles: Sequence[str] = _DEFAULT_STYLES, channel_order: str = "rgb",
               save_figure: bool = True) -> PixelExplanation:
     """Occlusion: how much the class probability drops when a sliding window is covered.
@@ -444,8 +445,9 @@ def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[i
     sliding_window_shapes : (channels, height, width), default (3, 16, 16)
     strides : int or tuple, default 8
     baselines : None, number or image array, default None (zeros of the normalised input)
-    perturbations_per_eval : int, default 1
-        Occluded images per forward pass; does not change results.
+    perturbations_per_eval, batch_size : int, default 1
+        Occluded images per forward pass (the same knob under InterpretDL's name and the name every
+        other method uses; give one); memory only, not results.
     score : {'probability', 'logit'}, default 'probability'
         The output whose drop is measured.
     progress : bool, default True
@@ -453,7 +455,8 @@ def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[i
     """
     return _explain_pixels("occlusion", img_file, model, save_dir, target, styles, channel_order, save_figure,
                            sliding_window_shapes=sliding_window_shapes, strides=strides, baselines=baselines,
-                           perturbations_per_eval=perturbations_per_eval, score=score, progress=progress)
+                           perturbations_per_eval=perturbations_per_eval, batch_size=batch_size, score=score,
+                           progress=progress)
 
 
 @_document
@@ -546,11 +549,8 @@ def consensus(img_file: ImageSource, models: Sequence, *, method: str = "smoothg
 
     styles = _check_styles(styles)
     spec = _composable(method, "method")
-    models = list(models)
-    if not models:
-        raise ValueError("models must hold at least one model")
-    if isinstance(target, (int, np.integer)):
-        target = [int(target)] * len(models)
+    models = _model_list(models)
+    target = _consensus_targets(target, len(models))
     params = dict(method_params or {})
     if method == "lime":
         params.setdefault("progress", False)
@@ -558,6 +558,41 @@ def consensus(img_file: ImageSource, models: Sequence, *, method: str = "smoothg
                 explain=lambda classifiers, image: Consensus(spec.load(), classifiers, normalize=normalize,
                                                              **params).explain(image, target),
                 figure=_pixel_figure(styles), figure_name=lambda e: f"{image_name(img_file)}_consensus_{method}.png")
+
+
+def _is_class_index(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _model_list(models) -> list:
+    """``models`` as a non-empty list, or an error saying what :func:`consensus` takes."""
+    from .models.base import Classifier
+
+    if models is None or isinstance(models, (str, bytes, Classifier)) or callable(getattr(models, "forward", None)):
+        raise TypeError(f"models must be a list of models (for one model pass [model]), got {type(models).__name__}")
+    try:
+        models = list(models)
+    except TypeError:
+        raise TypeError(f"models must be a list of models, got {type(models).__name__}") from None
+    if not models:
+        raise ValueError("models must hold at least one model")
+    return models
+
+
+def _consensus_targets(target, num_models: int):
+    """None, or one class index (or None for that model's top-1) per model; an int applies to every model.
+    Ranges are checked against each model's classes by the method."""
+    if target is None:
+        return None
+    if _is_class_index(target):
+        return [int(target)] * num_models
+    if isinstance(target, (list, tuple, np.ndarray)) and all(t is None or _is_class_index(t) for t in target):
+        if len(target) != num_models:
+            raise ValueError(f"target must give one class per model (or None for its top-1): {num_models} "
+                             f"models, got {len(target)} targets")
+        return [t if t is None else int(t) for t in target]
+    raise TypeError(f"target must be None, an int class index, or a list with one int class index (or None) "
+                    f"per model; got {target!r}")
 
 
 def _composable(name, argument: str):
@@ -601,6 +636,11 @@ def compare(img_file: ImageSource, model, methods: Sequence[str] = ("lime", "gra
         One explanation per method, in order; each has ``figure_path`` set to the comparison figure.
     """
     _check_styles([style])
+    if isinstance(methods, (str, bytes)) or not hasattr(methods, "__iter__"):
+        raise TypeError(f"methods must be a list of method names (e.g. ['lime', 'gradcam']), got {methods!r}")
+    if target is not None and not _is_class_index(target):
+        raise TypeError(f"target must be None or an int class index (compare explains one class with every "
+                        f"method), got {target!r}")
     methods = list(methods)
     specs = [_composable(m, "method") for m in methods]
     if not specs:

@@ -145,3 +145,16 @@ def test_model_untouched(cnn_classifier, images):
 def test_bad_arguments(cnn_classifier, images, kwargs, error, match):
     with pytest.raises(error, match=match):
         Occlusion(cnn_classifier, progress=False, **kwargs).attribute(images, 0)
+
+
+def test_batch_size_is_the_same_knob_as_perturbations_per_eval(cnn_classifier, images):
+    by_name = Occlusion(cnn_classifier, (3, 8, 8), strides=8, batch_size=5, progress=False)
+    by_interpretdl = Occlusion(cnn_classifier, (3, 8, 8), strides=8, perturbations_per_eval=5, progress=False)
+    assert by_name.params()["batch_size"] == by_interpretdl.params()["perturbations_per_eval"] == 5
+    np.testing.assert_allclose(by_name.attribute(images, 1), by_interpretdl.attribute(images, 1), rtol=1e-6,
+                               atol=1e-8)
+    assert Occlusion(cnn_classifier, batch_size=3, perturbations_per_eval=3).perturbations_per_eval == 3
+    with pytest.raises(ValueError, match="name the same knob; give one of them"):
+        Occlusion(cnn_classifier, batch_size=2, perturbations_per_eval=3)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        Occlusion(cnn_classifier, batch_size=2.0)

@@ -1,7 +1,7 @@
 """Occlusion (Zeiler & Fergus 2014): how much the target's score drops when a window is hidden."""
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -24,6 +24,19 @@ def _int_tuple(value, name: str, lengths=(2, 3)) -> Tuple[int, ...]:
         kinds = " or ".join(f"a tuple of {n}" for n in lengths)
         raise TypeError(f"{name} must be {kinds} positive ints, got {value!r}")
     return tuple(check_positive_int(v, name) for v in value)
+
+
+def _batch_knob(batch_size, perturbations_per_eval) -> int:
+    """Occluded inputs per forward: ``batch_size`` (every method's name) or ``perturbations_per_eval``
+    (InterpretDL's and Captum's), default 1."""
+    if batch_size is not None and perturbations_per_eval is not None and batch_size != perturbations_per_eval:
+        raise ValueError(f"batch_size={batch_size!r} and perturbations_per_eval={perturbations_per_eval!r} name the "
+                         "same knob; give one of them")
+    if batch_size is not None:
+        return check_positive_int(batch_size, "batch_size")
+    if perturbations_per_eval is not None:
+        return check_positive_int(perturbations_per_eval, "perturbations_per_eval")
+    return 1
 
 
 def _window_starts(length: int, window: int, stride: int) -> np.ndarray:
@@ -69,7 +82,8 @@ class Occlusion(AttributionMethod):
         same geometry as the inputs, normalised with ``classifier.preprocess``.
     perturbations_per_eval : int, default 1
         Occluded inputs per forward pass (memory ~ this many inputs); results do not depend on it
-        beyond float rounding.
+        beyond float rounding. ``batch_size`` is the same knob under the name every other method
+        uses; give one of the two.
     score : {'probability', 'logit'}, default 'probability'
         The target's softmax probability or its logit (log-probability for a network that
         outputs probabilities).
@@ -83,7 +97,8 @@ class Occlusion(AttributionMethod):
 
     def __init__(self, classifier: Classifier, sliding_window_shapes: Sequence[int] = (3, 16, 16),
                  strides: Union[int, Sequence[int]] = 8, baselines: Baselines = None,
-                 perturbations_per_eval: int = 1, score: str = "probability", progress: bool = True):
+                 perturbations_per_eval: Optional[int] = None, score: str = "probability", progress: bool = True,
+                 batch_size: Optional[int] = None):
         super().__init__(classifier)
         window = _int_tuple(sliding_window_shapes, "sliding_window_shapes")
         if len(window) == 1:
@@ -98,7 +113,7 @@ class Occlusion(AttributionMethod):
         self.strides = stride
         self._check_baselines(baselines)
         self.baselines = baselines
-        self.perturbations_per_eval = check_positive_int(perturbations_per_eval, "perturbations_per_eval")
+        self.perturbations_per_eval = _batch_knob(batch_size, perturbations_per_eval)
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         self.score = score
@@ -129,6 +144,7 @@ class Occlusion(AttributionMethod):
             baselines = f"image {list(self.baselines.shape)}"
         return {"sliding_window_shapes": list(self.sliding_window_shapes), "strides": list(self.strides),
                 "baselines": baselines, "perturbations_per_eval": self.perturbations_per_eval,
+                "batch_size": self.perturbations_per_eval,
                 "score": self.score}
 
     def _baseline_inputs(self, images: np.ndarray, x: np.ndarray) -> np.ndarray:
