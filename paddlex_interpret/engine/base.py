@@ -5,6 +5,7 @@ one target class per image; :meth:`explain` wraps one image into a :class:`Pixel
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
@@ -54,10 +55,22 @@ def check_gradients(method: str, classifier: Classifier) -> None:
             f"{black_box} and the evaluation metrics. For {others}, {classifier.gradients_remedy}")
 
 
+def warn_if_constant(method: str, attribution: np.ndarray, target: int) -> None:
+    """A RuntimeWarning saying why, when a map holds one value everywhere (nothing to see in it)."""
+    a = np.asarray(attribution)
+    if a.size and np.isfinite(a).all() and a.max() == a.min():
+        warnings.warn(
+            f"the {method} map for class {target} is constant ({float(a.flat[0]):g} everywhere): the model's score "
+            "for the class did not react to what the method changes (e.g. a saturated probability: try "
+            "gradient_of='logit', another baseline or larger windows)", RuntimeWarning, stacklevel=3)
+
+
 class AttributionMethod:
     """Subclasses set ``method`` and implement :meth:`attribute` and :meth:`params`."""
 
     method = "attribution"
+    #: True for methods that warn about constant maps themselves, with a reason of their own (CAMs)
+    _warns_constant_maps = False
 
     def __init__(self, classifier: Classifier):
         if not isinstance(classifier, Classifier):
@@ -81,6 +94,8 @@ class AttributionMethod:
         probs = self.classifier.predict_proba(images, batch_size=1)[0]
         target = int(np.argmax(probs)) if target is None else self.classifier.check_class_index(target, "target")
         attribution = self.attribute(images, [target])[0]
+        if not self._warns_constant_maps:
+            warn_if_constant(self.method, attribution, target)
         return PixelExplanation(method=self.method, image=images[0], attribution=attribution, target=target,
                                 label_name=self.classifier.label_name(target), probability=float(probs[target]),
                                 params=self.params())

@@ -46,6 +46,7 @@ class CAMMethod(AttributionMethod):
     """
 
     method = "cam"
+    _warns_constant_maps = True
     #: The method's name in warnings.
     display_name = "CAM"
     #: False: the full map is ``ReLU(up(ReLU(sum)))``, the low-resolution map resized (Grad-CAM).
