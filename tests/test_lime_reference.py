@@ -45,3 +45,28 @@ def test_occlusion_map_as_stored(stored, classifier):
     got = Occlusion(classifier, (3, 16, 16), strides=8, progress=False).attribute(stored["image"][None], [1])[0]
     ref = stored["occlusion_class1"]
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6 * np.abs(ref).max())
+
+
+def test_lime_builds_its_samples_in_the_network_input_space(stored, classifier):
+    """With per-pixel normalisation LIME never normalises a perturbed image: the image and the fill are
+    normalised once and every sample selects between them (same numbers as before, above)."""
+
+    class NoImageBatches(PaddleLayerClassifier):
+        def predict_proba(self, images, batch_size=50):
+            raise AssertionError("LIME sent uint8 images instead of network inputs")
+
+    fast = NoImageBatches(classifier.network, preprocess=classifier.preprocess)
+    exp = LimeImage(fast, num_samples=200, batch_size=50, random_state=3, progress=False).explain(stored["image"],
+                                                                                                 top_k=2)
+    for t in exp.targets:
+        np.testing.assert_allclose(exp.weights[t], stored[f"lime_grey0_weights_{t}"], rtol=1e-4,
+                                   atol=1e-6 * np.abs(stored[f"lime_grey0_weights_{t}"]).max())
+    custom = PaddleLayerClassifier(classifier.network,
+                                   preprocess=ImagePreprocess(None, None, normalize=classifier.preprocess))
+    from paddlex_interpret.models.base import input_space_ok
+
+    assert input_space_ok(classifier) and not input_space_ok(custom)  # a callable may not be per pixel
+    again = LimeImage(custom, num_samples=200, batch_size=50, random_state=3, progress=False).explain(
+        stored["image"], top_k=2)
+    for t in exp.targets:
+        np.testing.assert_allclose(again.weights[t], exp.weights[t], rtol=1e-4, atol=1e-9)

@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Uni
 import numpy as np
 
 from ...data.segmentation import DEFAULT_SEGMENTATION_PARAMS, segment
-from ...models.base import Classifier
+from ...models.base import Classifier, input_space_ok, softmax
 from .._validation import resolve_seed
 from ..explanation import SuperpixelExplanation
 from .local_model import SurrogateExplainer
@@ -92,10 +92,11 @@ class LimeImage(SurrogateExplainer):
         masks = rng.integers(0, 2, size=(self.num_samples, n_features), dtype=np.uint8)
         masks[0] = 1
         fill = self._fill_image(image, segments)
-
-        def predict(batch_masks):
-            return self.classifier.predict_proba(self._perturbed(image, segments, batch_masks, fill),
-                                                 batch_size=len(batch_masks))
+        predict = self._input_space_predictor(image, segments, fill)
+        if predict is None:
+            def predict(batch_masks):
+                return self.classifier.predict_proba(self._perturbed(image, segments, batch_masks, fill),
+                                                     batch_size=len(batch_masks))
 
         classes, fits, probs = self._fit_surrogates(masks, predict, targets, top_k, seed, image=image,
                                                     segments=segments)
@@ -126,6 +127,26 @@ class LimeImage(SurrogateExplainer):
             means = np.round(sums / np.maximum(counts, 1)).astype(np.uint8)
             return means[segments]
         return np.broadcast_to(np.asarray(self.hide_color, dtype=np.uint8), image.shape)
+
+    def _input_space_predictor(self, image, segments, fill):
+        """``predict(masks) -> probabilities`` that builds the perturbed batch directly in the network's
+        input space: the image and the fill are normalised once and each sample selects per pixel
+        between them. Exact (the normalisation is per pixel), and it saves normalising every sample.
+        None when the classifier does not take normalised batches or its preprocessing is a callable."""
+        if not input_space_ok(self.classifier):
+            return None
+        normalised = np.asarray(self.classifier.preprocess(np.stack([image, np.asarray(fill)])), dtype=np.float32)
+        if normalised.ndim != 4 or normalised.shape[2:] != image.shape[:2]:
+            return None
+        x, hidden = normalised[0], normalised[1]
+        probabilities = not self.classifier.outputs_probabilities
+
+        def predict(batch_masks):
+            keep = batch_masks[:, segments].astype(bool)[:, None]  # (B, 1, H, W)
+            scores = self.classifier.scores_for_inputs(np.where(keep, x, hidden))
+            return softmax(scores) if probabilities else scores
+
+        return predict
 
     @staticmethod
     def _perturbed(image, segments, masks, fill) -> np.ndarray:
