@@ -32,6 +32,8 @@ def _prepare_save_dir(save_dir) -> Path:
     """``save_dir`` created with its parents; an error naming it if it is not a writable folder."""
     if save_dir is None:
         raise ValueError("save_dir must be a folder path")
+    if not isinstance(save_dir, (str, os.PathLike)):
+        raise TypeError(f"save_dir must be a folder path (str or os.PathLike) or None, got {type(save_dir).__name__}")
     path = Path(save_dir)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"save_dir exists and is not a folder: '{path}'")
@@ -68,6 +70,11 @@ def _class_suffix(target, explanation) -> str:
     return "" if target is None else f"_class{explanation.target}"
 
 
+def _samples_tag(num_samples) -> str:
+    """PaddleX's ``s<num_samples>`` in figure names; ``auto`` for ``num_samples='auto'``."""
+    return "auto" if num_samples == "auto" else f"s{num_samples}"
+
+
 def _check_counts(num_samples, batch_size) -> None:
     check_positive_int(num_samples, "num_samples", minimum=2)
     check_positive_int(batch_size, "batch_size")
@@ -82,14 +89,18 @@ def _lime_figure(show_negative: bool):
     return draw
 
 
-def _check_styles(styles) -> tuple:
+def _check_styles(styles, argument: str = "styles") -> tuple:
     from .vis import STYLES
 
     if isinstance(styles, str):
         styles = [styles]
-    bad = [s for s in styles if s not in STYLES]
+    if not isinstance(styles, (list, tuple)):
+        raise TypeError(f"{argument} must be a non-empty list of {STYLES}; got {styles!r}")
+    bad = [s for s in styles if not isinstance(s, str) or s not in STYLES]
     if bad or not styles:
-        raise ValueError(f"styles must be a non-empty list of {STYLES}; got {list(styles)}")
+        if argument == "style":
+            raise ValueError(f"style must be one of {STYLES}; got {styles[0] if styles else None!r}")
+        raise ValueError(f"{argument} must be a non-empty list of {STYLES}; got {list(styles)}")
     return tuple(styles)
 
 
@@ -143,12 +154,15 @@ def _document(func):
 def lime(
     img_file: ImageSource,
     model,
-    num_samples: int = 3000,
+    num_samples: Union[int, str] = 3000,
     batch_size: int = 50,
     save_dir: Union[str, os.PathLike, None] = "./",
     *,
     target: Union[None, int, Sequence[int]] = None,
     top_k: int = 1,
+    max_samples: int = 3000,
+    stability_target: float = 0.95,
+    stability_top_k: int = 5,
     hide_color: Union[int, float, Sequence[float], str] = 0,
     segmentation: Union[str, Callable] = "quickshift",
     segmentation_params: Optional[Dict[str, Any]] = None,
@@ -169,8 +183,12 @@ def lime(
         The image. Arrays are RGB unless ``channel_order='bgr'``.
     model : Classifier or paddle.nn.Layer
         The user's model (see :func:`paddlex_interpret.models.as_classifier`).
-    num_samples : int, default 3000
-        Perturbed samples (>= 2; about 10 per superpixel is a reasonable minimum).
+    num_samples : int or 'auto', default 3000
+        Perturbed samples (>= 2; about 10 per superpixel is a reasonable minimum). 'auto' adds
+        samples in rounds until the ``stability_top_k`` most important superpixels are the same in
+        ``stability_target`` of the bootstrap refits, at most ``max_samples`` (see
+        :class:`~paddlex_interpret.engine.LimeImage`); the figure is then ``<name>_lime_auto.png``
+        and ``explanation.params['samples_used']`` says how many were needed.
     batch_size : int, default 50
         Samples predicted at a time (bounds memory; does not change results).
     save_dir : path or None, default './'
@@ -180,6 +198,8 @@ def lime(
     target : int or list of int, optional
         Class(es) to explain; default: the ``top_k`` most probable classes.
     top_k : int, default 1
+    max_samples, stability_target, stability_top_k : int, float, int; default 3000, 0.95, 5
+        ``num_samples='auto'`` only.
     hide_color : number, (r, g, b) or 'mean', default 0
         Fill of hidden superpixels (PaddleX: black; InterpretDL: 'mean').
     segmentation, segmentation_params : see :class:`paddlex_interpret.engine.LimeImage`
@@ -205,15 +225,19 @@ def lime(
     """
     from .engine import LimeImage
 
-    _check_counts(num_samples, batch_size)
+    if num_samples != "auto":
+        _check_counts(num_samples, batch_size)
+    auto = dict(max_samples=max_samples, stability_target=stability_target,
+                stability_top_k=stability_top_k) if num_samples == "auto" else {}
     params = dict(num_samples=num_samples, batch_size=batch_size, hide_color=hide_color, segmentation=segmentation,
                   segmentation_params=segmentation_params, kernel_width=kernel_width,
                   feature_selection=feature_selection, num_features=num_features, random_state=random_state,
-                  progress=progress)
+                  progress=progress, **auto)
     return _run(model, img_file, save_dir=save_dir, save_figure=save_figure, channel_order=channel_order,
                 explain=lambda c, image: LimeImage(c, **params).explain(image, targets=target, top_k=top_k),
                 figure=_lime_figure(show_negative),
-                figure_name=lambda e: f"{image_name(img_file)}_lime_s{num_samples}{_class_suffix(target, e)}.png")
+                figure_name=lambda e: f"{image_name(img_file)}_lime_{_samples_tag(num_samples)}"
+                                      f"{_class_suffix(target, e)}.png")
 
 
 def _normlime_weights(classifier, dataset, save_dir, normlime_weights_file, assets_dir, prior_url, prior_md5,
@@ -635,7 +659,7 @@ def compare(img_file: ImageSource, model, methods: Sequence[str] = ("lime", "gra
     list
         One explanation per method, in order; each has ``figure_path`` set to the comparison figure.
     """
-    _check_styles([style])
+    _check_styles([style], "style")
     if isinstance(methods, (str, bytes)) or not hasattr(methods, "__iter__"):
         raise TypeError(f"methods must be a list of method names (e.g. ['lime', 'gradcam']), got {methods!r}")
     if target is not None and not _is_class_index(target):

@@ -94,9 +94,13 @@ class SuperpixelExplanation(SurrogateResults):
         Per explained class: name, model probability on the unperturbed image, surrogate
         intercept, weighted R^2 of the local fit, and the surrogate's value at the image.
     params : dict
-        Every parameter of the run, including the seed actually used.
+        Every parameter of the run, including the seed actually used (and, for
+        ``num_samples='auto'``, ``samples_used``, ``stability`` and ``stability_reached``).
     figure_path : str or None
         The figure written by the task API, if any.
+    intervals : dict int -> ndarray (num_superpixels, 2)
+        95% bootstrap interval of each weight (30 refits on resampled samples); see
+        :meth:`confidence_intervals`.
     """
 
     method: str
@@ -111,6 +115,7 @@ class SuperpixelExplanation(SurrogateResults):
     local_predictions: Dict[int, float] = field(default_factory=dict)
     params: Dict[str, Any] = field(default_factory=dict)
     figure_path: Optional[str] = None
+    intervals: Dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def num_superpixels(self) -> int:
@@ -128,19 +133,31 @@ class SuperpixelExplanation(SurrogateResults):
         """The weights painted onto pixels: ``(H, W)`` float array (:func:`~.maps.importance_map`, signed)."""
         return importance_map(self, "signed", target=target)
 
+    def confidence_intervals(self, target: Optional[int] = None) -> np.ndarray:
+        """``(num_superpixels, 2)``: the 95% bootstrap interval (low, high) of each superpixel's weight.
+
+        KeyError for a class that was not explained or an explanation without intervals (loaded from a
+        file written before they existed, or a NormLIME / combined weight, which is not a fit)."""
+        target = self.target if target is None else int(target)
+        if target not in self.intervals:
+            raise KeyError(f"no confidence intervals for class {target} in this {self.method} explanation")
+        return self.intervals[target]
+
     # -- persistence --------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write an ``.npz`` (arrays + JSON metadata; no pickle). Returns the path written."""
         meta = {"kind": "superpixel", "method": self.method, **self._per_class_meta(), "params": self.params,
-                "figure_path": self.figure_path}
-        return _write_npz(path, meta, image=self.image, segments=self.segments, **self._weight_arrays())
+                "figure_path": self.figure_path, "intervals": sorted(int(t) for t in self.intervals)}
+        intervals = {f"intervals_{t}": np.asarray(v, dtype=np.float64) for t, v in self.intervals.items()}
+        return _write_npz(path, meta, image=self.image, segments=self.segments, **self._weight_arrays(), **intervals)
 
     @classmethod
     def load(cls, path) -> "SuperpixelExplanation":
         """Read a file written by :meth:`save`."""
         meta, data = _read_npz(path, "superpixel")
         return cls(method=meta["method"], image=data["image"], segments=data["segments"],
-                   **cls._per_class_fields(meta, data), params=meta["params"], figure_path=meta["figure_path"])
+                   **cls._per_class_fields(meta, data), params=meta["params"], figure_path=meta["figure_path"],
+                   intervals={int(t): data[f"intervals_{t}"] for t in meta.get("intervals", [])})
 
 
 def _int_keys(d):

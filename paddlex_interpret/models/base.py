@@ -11,7 +11,7 @@ import numpy as np
 from ..data import ImagePreprocess, ImageSource, load_image
 
 __all__ = ["LabelledModel", "Classifier", "BaseTextClassifier", "ScoringClassifier", "LabelCountError", "GradientsUnavailableError",
-           "softmax", "eval_mode", "first_output", "check_overrides", "check_label_count", "check_class_index"]
+           "softmax", "eval_mode", "first_output", "input_space_ok", "check_overrides", "check_label_count", "check_class_index"]
 
 OUTPUT_KINDS = ("auto", "logits", "probabilities")
 
@@ -195,6 +195,19 @@ class Classifier(LabelledModel, abc.ABC):
         probs = self.predict_proba(image[None], batch_size=1)[0]
         order = np.argsort(-probs, kind="stable")[:k]
         return [(int(i), self.label_name(int(i)), float(probs[i])) for i in order]
+
+
+def input_space_ok(classifier) -> bool:
+    """Whether black-box methods may hand ``classifier`` batches already in its input space
+    (:meth:`Classifier.scores_for_inputs`): its preprocessing is :class:`ImagePreprocess`'s own
+    per-pixel normalisation (not a callable), and it scores such batches itself or through its
+    differentiable forward."""
+    preprocess = getattr(classifier, "preprocess", None)
+    if type(preprocess) is not ImagePreprocess or preprocess.normalize is not None:
+        return False
+    if type(classifier).scores_for_inputs is not Classifier.scores_for_inputs:
+        return True
+    return classifier.gradients_unavailable() is None
 
 
 class BaseTextClassifier(LabelledModel):

@@ -45,8 +45,18 @@ def lime_figure(explanation: SuperpixelExplanation, target: Optional[int] = None
         ax.set_title(f"label {name}, first {len(positive)} superpixels")
     fig.suptitle(f"{explanation.method.upper()}: green = supports the class"
                  + (", red = against it" if show_negative else "")
-                 + f"; local fit R^2 = {explanation.scores.get(target, float('nan')):.3f}")
+                 + f"; local fit R^2 = {explanation.scores.get(target, float('nan')):.3f}" + _samples_note(explanation))
     return fig
+
+
+def _samples_note(explanation) -> str:
+    """What ``num_samples='auto'`` did, for the title: samples used and the stability reached."""
+    p = explanation.params
+    if p.get("num_samples") != "auto":
+        return ""
+    verdict = "" if p.get("stability_reached") else f", below the {p['stability_target']:.0%} asked for"
+    return (f"; auto: {p['samples_used']} samples, top {p['stability_top_k']} stable in "
+            f"{p['stability']:.0%} of bootstrap refits{verdict}")
 
 
 def save_lime_figure(explanation: SuperpixelExplanation, path, target: Optional[int] = None,

@@ -83,11 +83,19 @@ class GLime(LimeImage):
             raise ValueError(f"prior_reg_force must be a number >= 0, got {prior_reg_force!r}")
         self.prior, self.prior_method, self.prior_reg_force = prior, prior_method, float(prior_reg_force)
 
+    def explain(self, image, targets=None, top_k: int = 1):
+        self._priors = {}  # a callable prior is asked once per explained class (bootstrap refits reuse it)
+        return super().explain(image, targets=targets, top_k=top_k)
+
     def _fit_target(self, X, y, kernel, seed, target, image=None, segments=None):
+        return self._refit(X, y, kernel, seed, target, image=image, segments=segments)
+
+    def _refit(self, X, y, kernel, seed, target, image=None, segments=None):
         if self.prior_method == "none":
-            return super()._fit_target(X, y, kernel, seed, target)
-        prior = self.prior(image, segments, target) if callable(self.prior) else self.prior
-        return fit_with_prior(X, y, kernel, prior, self.prior_reg_force)
+            return super()._refit(X, y, kernel, seed, target)
+        if target not in self._priors:
+            self._priors[target] = self.prior(image, segments, target) if callable(self.prior) else self.prior
+        return fit_with_prior(X, y, kernel, self._priors[target], self.prior_reg_force)
 
     def params(self, seed):
         return {**super().params(seed), "prior_method": self.prior_method, "prior_reg_force": self.prior_reg_force}

@@ -1,15 +1,17 @@
 """LIME for images (Ribeiro et al. 2016) with PaddleX's defaults."""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ...data.segmentation import DEFAULT_SEGMENTATION_PARAMS, segment
 from ...models.base import Classifier, input_space_ok, softmax
-from .._validation import resolve_seed
+from .._validation import check_positive_int, resolve_seed
 from ..explanation import SuperpixelExplanation
-from .local_model import SurrogateExplainer
+from .local_model import (SurrogateExplainer, bootstrap_weights, cosine_distance_to_original, exponential_kernel,
+                          top_k_stability)
 
 __all__ = ["LimeImage"]
 
@@ -23,9 +25,19 @@ class LimeImage(SurrogateExplainer):
     ----------
     classifier : Classifier
         Supplies ``predict_proba`` on uint8 RGB batches.
-    num_samples : int, default 3000
+    num_samples : int or 'auto', default 3000
         Perturbed images (the first is the unperturbed image). About 10 per superpixel is a
-        reasonable minimum.
+        reasonable minimum. 'auto' draws them in rounds of ``auto_step`` and stops as soon as the
+        ``stability_top_k`` most important superpixels are stable: in at least ``stability_target``
+        of 30 bootstrap refits (samples drawn again with replacement) the same superpixels come
+        first; at most ``max_samples``. The samples are the first ones of the fixed-count run with
+        the same seed, so 'auto' stopping at ``n`` gives the weights of ``num_samples=n``.
+        ``params`` records ``samples_used``, ``stability`` and ``stability_reached``; a run that hits
+        ``max_samples`` first warns.
+    max_samples, auto_step : int, default 3000, 250
+        'auto' only: the cap, and the samples added per round.
+    stability_target : float, default 0.95
+    stability_top_k : int, default 5
     batch_size : int, default 50
         Images built and predicted at a time; memory is bounded by it, results do not depend on it.
     hide_color : int, float, (r, g, b) or 'mean', default 0
@@ -60,9 +72,24 @@ class LimeImage(SurrogateExplainer):
         num_features: Optional[int] = None,
         random_state: Optional[int] = None,
         progress: bool = True,
+        max_samples: int = 3000,
+        auto_step: int = 250,
+        stability_target: float = 0.95,
+        stability_top_k: int = 5,
     ):
         if not isinstance(classifier, Classifier):
             raise TypeError(f"classifier must be a paddlex_interpret Classifier, got {type(classifier).__name__}")
+        self.auto = isinstance(num_samples, str) and num_samples == "auto"
+        if isinstance(num_samples, str) and not self.auto:
+            raise ValueError(f"num_samples must be an int >= 2 or 'auto', got {num_samples!r}")
+        if self.auto:
+            self.auto_step = check_positive_int(auto_step, "auto_step", minimum=2)
+            num_samples = check_positive_int(max_samples, "max_samples", minimum=self.auto_step)
+            if isinstance(stability_target, bool) or not isinstance(stability_target, (int, float)) \
+                    or not 0 < stability_target <= 1:
+                raise ValueError(f"stability_target must be a number in (0, 1], got {stability_target!r}")
+            self.stability_target = float(stability_target)
+            self.stability_top_k = check_positive_int(stability_top_k, "stability_top_k")
         super().__init__(classifier, num_samples, batch_size, kernel_width, feature_selection, num_features,
                          random_state, progress)
         self.hide_color = _check_hide_color(hide_color)
@@ -98,15 +125,86 @@ class LimeImage(SurrogateExplainer):
                 return self.classifier.predict_proba(self._perturbed(image, segments, batch_masks, fill),
                                                      batch_size=len(batch_masks))
 
-        classes, fits, probs = self._fit_surrogates(masks, predict, targets, top_k, seed, image=image,
-                                                    segments=segments)
+        context = dict(image=image, segments=segments)
+        record: Dict[str, Any] = {}
+        if self.auto:
+            masks = self._auto_samples(masks, predict, targets, top_k, seed, record, context)
+            predict = self._replay(predict, masks)
+        classes, fits, probs = self._fit_surrogates(masks, predict, targets, top_k, seed, **context)
+        X, kernel = masks.astype(np.float64), exponential_kernel(cosine_distance_to_original(masks), self.kernel_width)
+        intervals = {}
+        for t in classes:
+            boot = bootstrap_weights(X, probs[:, t], kernel, self._fitter(seed, t, context), seed=seed)
+            intervals[t] = np.percentile(boot, [2.5, 97.5], axis=0).T
         return SuperpixelExplanation(method=self.method, image=image, segments=segments,
-                                     **self._per_class_results(classes, fits, probs), params=self.params(seed))
+                                     **self._per_class_results(classes, fits, probs), intervals=intervals,
+                                     params={**self.params(seed), **record})
+
+    def _fitter(self, seed, target, context):
+        """The surrogate fit of one class as ``fit(X, y, kernel)``, for bootstrap refits."""
+        return lambda X, y, w: self._refit(X, y, w, seed, target, **context)
+
+    def _refit(self, X, y, kernel, seed, target, **context):
+        """The local fit without the bookkeeping of :meth:`_fit_target` (G-LIME adds its prior)."""
+        return SurrogateExplainer._fit_target(self, X, y, kernel, seed, target)
+
+    def _auto_samples(self, masks, predict, targets, top_k, seed, record, context) -> np.ndarray:
+        """Predict rounds of samples until the top superpixels are stable; the masks used."""
+        from tqdm.auto import tqdm
+
+        probs = np.empty((len(masks), self.classifier.num_classes))
+        done, stability, primary = 0, 0.0, None
+        bar = tqdm(total=len(masks), desc="LIME (auto)", unit="img", disable=not self.progress, leave=False)
+        while done < len(masks):
+            n = min(done + self.auto_step, len(masks))
+            for start in range(done, n, self.batch_size):
+                stop = min(start + self.batch_size, n)
+                probs[start:stop] = predict(masks[start:stop])
+                bar.update(stop - start)
+            done = n
+            if primary is None:
+                primary = (self.classifier.check_targets(targets)[0] if targets is not None
+                           else int(np.argmax(probs[0])))
+            X = masks[:n].astype(np.float64)
+            kernel = exponential_kernel(cosine_distance_to_original(masks[:n]), self.kernel_width)
+            fit = self._fitter(seed, primary, context)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                weights = fit(X, probs[:n, primary], kernel).weights
+            boot = bootstrap_weights(X, probs[:n, primary], kernel, fit, seed=seed)
+            stability = top_k_stability(weights, boot, self.stability_top_k)
+            if stability >= self.stability_target:
+                break
+        bar.close()
+        reached = stability >= self.stability_target
+        record.update(num_samples="auto", samples_used=int(done), max_samples=int(len(masks)),
+                      stability=float(stability), stability_target=self.stability_target,
+                      stability_top_k=self.stability_top_k, stability_reached=bool(reached))
+        if not reached:
+            warnings.warn(f"num_samples='auto' used all max_samples={len(masks)} samples and the top "
+                          f"{self.stability_top_k} superpixels are stable in {stability:.0%} of the bootstrap refits, "
+                          f"below stability_target={self.stability_target:.0%}; raise max_samples or read the "
+                          "ranking with care", RuntimeWarning, stacklevel=3)
+        self._auto_probs = probs[:done]
+        return masks[:done]
+
+    def _replay(self, predict, masks):
+        """The probabilities 'auto' already has, served in batches (no forward is repeated)."""
+        probs = self._auto_probs
+        offset = [0]
+
+        def replay(batch_masks):
+            out = probs[offset[0]:offset[0] + len(batch_masks)]
+            offset[0] += len(batch_masks)
+            return out
+
+        return replay
 
     def params(self, seed: int) -> Dict[str, Any]:
         seg = self.segmentation if isinstance(self.segmentation, str) else getattr(self.segmentation, "__name__", "callable")
+        auto = {"auto_step": self.auto_step} if self.auto else {}
         return {
-            **self._surrogate_params(seed),
+            **self._surrogate_params(seed), **auto,
             "hide_color": list(self.hide_color) if isinstance(self.hide_color, tuple) else self.hide_color,
             "segmentation": seg, "segmentation_params": self._resolved_segmentation_params(),
         }
@@ -160,8 +258,12 @@ def _check_hide_color(value):
         if value != "mean":
             raise ValueError(f"hide_color must be a number, an (r, g, b) triple or 'mean'; got {value!r}")
         return value
+    flat = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    if value is None or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))
+                            for v in flat):
+        raise TypeError(f"hide_color must be a number, an (r, g, b) triple in 0..255 or 'mean'; got {value!r}")
     arr = np.asarray(value, dtype=np.float64)
-    if arr.shape not in ((), (3,)) or np.any(arr < 0) or np.any(arr > 255):
+    if arr.shape not in ((), (3,)) or not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 255):
         raise ValueError(f"hide_color must be a number, an (r, g, b) triple in 0..255 or 'mean'; got {value!r}")
     return arr.item() if arr.shape == () else tuple(arr.tolist())
 

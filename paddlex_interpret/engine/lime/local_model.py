@@ -11,7 +11,8 @@ from sklearn.linear_model import Ridge
 from .._validation import check_positive_int
 
 __all__ = ["check_surrogate_params", "cosine_distance_to_original", "exponential_kernel", "select_features",
-           "fit_local_model", "LocalFit", "FEATURE_SELECTIONS", "SurrogateExplainer"]
+           "fit_local_model", "LocalFit", "FEATURE_SELECTIONS", "SurrogateExplainer", "bootstrap_weights",
+           "top_k_stability"]
 
 FEATURE_SELECTIONS = ("auto", "highest_weights", "forward_selection", "none")
 
@@ -179,3 +180,27 @@ class SurrogateExplainer:
         return {"num_samples": self.num_samples, "batch_size": self.batch_size, "kernel_width": self.kernel_width,
                 "feature_selection": self.feature_selection, "num_features": self.num_features,
                 "random_state": seed}
+
+
+def bootstrap_weights(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, fit, rounds: int = 30,
+                      seed: int = 0) -> np.ndarray:
+    """Surrogate weights ``fit(X, y, sample_weight) -> LocalFit`` refitted on ``rounds`` bootstrap
+    resamples of the samples (rows drawn with replacement, the unperturbed row 0 always kept):
+    ``(rounds, num_features)``. Their spread is the sampling uncertainty of each weight."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xB007,)))
+    n = len(X)
+    out = np.empty((rounds, X.shape[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample may see no response; the fit warns once
+        for r in range(rounds):
+            rows = np.concatenate([[0], rng.integers(0, n, size=n - 1)])
+            out[r] = fit(X[rows], y[rows], sample_weight[rows]).weights
+    return out
+
+
+def top_k_stability(weights: np.ndarray, boot: np.ndarray, k: int) -> float:
+    """Share of bootstrap fits whose ``k`` largest weights are the same superpixels as the fit's."""
+    k = min(int(k), weights.shape[0])
+    reference = set(np.argsort(-weights, kind="stable")[:k].tolist())
+    same = [set(np.argsort(-b, kind="stable")[:k].tolist()) == reference for b in boot]
+    return float(np.mean(same))

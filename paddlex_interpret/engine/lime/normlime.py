@@ -139,7 +139,7 @@ class NormLime:
         comb_w = {t: np.asarray(lime.weights[t], dtype=np.float64) * norm_w[t] for t in lime.targets}
         params = {**lime.params, "global_weights_algorithm": self.global_weights.algorithm,
                   "num_clusters": self.global_weights.num_clusters, "clusters": clusters.tolist()}
-        common = dict(intercepts={}, scores={}, local_predictions={}, params=params)
+        common = dict(intercepts={}, scores={}, local_predictions={}, params=params, intervals={})
         normlime = dataclasses.replace(lime, method="normlime", weights=norm_w, **common)
         combined = dataclasses.replace(lime, method="normlime_combined", weights=comb_w, **common)
         return NormLimeResult(lime=lime, normlime=normlime, combined=combined)
