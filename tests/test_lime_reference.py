@@ -42,9 +42,12 @@ def test_lime_weights_as_stored(stored, classifier, hide, tag):
 
 
 def test_occlusion_map_as_stored(stored, classifier):
+    # batches of 50 now (one window per forward before): the Paddle Inference runner instead of dygraph,
+    # so float32 rounding of the probabilities (measured: at most 8.5e-8 apart) is all that may differ
     got = Occlusion(classifier, (3, 16, 16), strides=8, progress=False).attribute(stored["image"][None], [1])[0]
     ref = stored["occlusion_class1"]
-    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6 * np.abs(ref).max())
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+    assert np.abs(ref).max() > 1e-3
 
 
 def test_lime_builds_its_samples_in_the_network_input_space(stored, classifier):
