@@ -623,3 +623,54 @@ def test_as_classifier_recognises_legacy_and_hapi_objects():
 
     clf = as_classifier(hapi, preprocess=ImagePreprocess(resize_short=None, crop_size=8))
     assert isinstance(clf, PaddleLayerClassifier) and clf.network is net
+
+
+class _BrokenDigits(DigitsDataset):
+    """Item loading fails before (``when='before'``) or after (``'after'``) the transform is called."""
+
+    def __init__(self, images, targets, transform, error, when="before"):
+        super().__init__(images, targets, transform)
+        self.error, self.when = error, when
+
+    def __getitem__(self, index):
+        if self.when == "before":
+            raise self.error
+        self.transform(self.images[index])
+        raise self.error
+
+
+def test_paddle_model_dataset_probe_propagates_real_errors(trained, digits):
+    """A dataset whose item 0 fails for a real reason: the error reaches the user with a note naming
+    what was being read (it used to be swallowed), and the dataset's transform is restored."""
+    model, _ = trained
+    images, targets = digits
+    transform = _digit_transform()
+    broken = _BrokenDigits(images, targets, transform, RuntimeError("label file labels.txt is corrupt"))
+    with pytest.raises(RuntimeError, match="labels.txt is corrupt") as info:
+        from_paddle_model(model, dataset=broken)
+    notes = " ".join(getattr(info.value, "__notes__", []))
+    assert "_BrokenDigits[0]" in notes and "image_backend=" in notes
+    assert broken.transform is transform  # the probe is gone again
+    # told the image type, the dataset is not read at all
+    clf = from_paddle_model(model, dataset=broken, image_backend="cv2")
+    assert clf.preprocess.backend == "cv2" and clf.labels == broken.classes
+    # a real error after the transform saw the image propagates too
+    late = _BrokenDigits(images, targets, transform, ValueError("bad target"), when="after")
+    with pytest.raises(ValueError, match="bad target"):
+        from_paddle_model(model, dataset=late)
+
+
+@pytest.mark.parametrize("error", [IndexError("list index out of range"), FileNotFoundError("/data/0.png"),
+                                   NotImplementedError()], ids=["empty", "files-elsewhere", "abstract"])
+def test_paddle_model_dataset_that_cannot_be_probed_falls_back_with_the_reason(trained, digits, error):
+    """Errors that only mean 'item 0 cannot be read here' give the cv2 fallback and its warning,
+    which now says why; a probe that saw the image before such an error keeps what it saw."""
+    model, _ = trained
+    images, targets = digits
+    unreadable = _BrokenDigits(images, targets, _digit_transform(), error)
+    with pytest.warns(UserWarning, match=rf"could not see which images .*{type(error).__name__}.*image_backend='pil'"):
+        clf = from_paddle_model(model, dataset=unreadable)
+    assert clf.preprocess.backend == "cv2"
+    seen = _BrokenDigits([Image.fromarray(im) for im in images[:2]], targets, _digit_transform(), error,
+                         when="after")
+    assert from_paddle_model(model, dataset=seen).preprocess.backend == "pil"

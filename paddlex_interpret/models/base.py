@@ -245,6 +245,7 @@ class ScoringClassifier(Classifier):
             raise ValueError(f"output must be one of {OUTPUT_KINDS}, got {output!r}")
         self._output = output
         self._num_classes: Optional[int] = None
+        self._probe_failure = None  # (preprocess, size, labels, error type, message, cause) of a failed probe
 
     def _batch_scores(self, batch: np.ndarray):
         """Raw network output ``(N, classes)`` for a preprocessed float32 batch."""
@@ -258,21 +259,38 @@ class ScoringClassifier(Classifier):
 
     @property
     def num_classes(self) -> int:
-        if self._num_classes is None:
-            # Probe with a black image of the network's input size (224x224 if unknown).
-            size = self.preprocess.crop_size or self.preprocess.resize_to or (224, 224)
+        """Number of output classes, found by one forward on a black image of the network's input
+        size (224x224 if the preprocessing names none) and then remembered.
+
+        A failing probe is remembered too (for the same ``preprocess`` object, probe size and
+        labels): later reads give ``len(labels)`` when labels were given, else raise the same error
+        again (same type, message and cause) without running the network once more. A successful
+        prediction sets the count at any time; another ``preprocess`` or ``labels`` probes again.
+        """
+        if self._num_classes is not None:
+            return self._num_classes
+        size = tuple(self.preprocess.crop_size or self.preprocess.resize_to or (224, 224))
+        labels = None if self.labels is None else tuple(self.labels)
+        failed = getattr(self, "_probe_failure", None)
+        if failed is None or failed[0] is not self.preprocess or failed[1:3] != (size, labels):
             try:
                 self._raw_scores(np.zeros((1, size[0], size[1], 3), dtype=np.uint8))
-            except LabelCountError:
+            except LabelCountError as exc:
+                self._probe_failure = (self.preprocess, size, labels, LabelCountError, str(exc), exc.__cause__)
                 raise
             except Exception as exc:
-                if self.labels is not None:  # checked against the real output at the first prediction
-                    return len(self.labels)
-                raise ValueError(
-                    f"could not find the number of classes by running the network on a {size[0]}x{size[1]} "
-                    f"image ({exc}); give labels=... or a preprocess with the network's crop_size"
-                ) from exc
-        return self._num_classes
+                message = (f"could not find the number of classes by running the network on a {size[0]}x{size[1]} "
+                           f"image ({exc}); give labels=... or a preprocess with the network's crop_size")
+                self._probe_failure = failed = (self.preprocess, size, labels, ValueError, message, exc)
+            else:
+                self._probe_failure = None
+                return self._num_classes
+        if self._num_classes is not None:
+            return self._num_classes
+        error_type, message, cause = failed[3:]
+        if error_type is ValueError and self.labels is not None:
+            return len(self.labels)  # checked against the real output at the first prediction
+        raise error_type(message) from cause
 
     def scores_for_inputs(self, inputs: np.ndarray) -> np.ndarray:
         """Raw network outputs ``(N, classes)`` (float64) for an already normalised float32 batch,

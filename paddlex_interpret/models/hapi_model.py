@@ -310,7 +310,11 @@ def preprocess_from_vision_transforms(transform, backend: str = "cv2",
 
 
 class _InputProbe:
-    """Stands in for a dataset's transform for one item and records what the dataset feeds it."""
+    """Stands in for a dataset's transform for one item and records what the dataset feeds it.
+
+    Attribute reads it does not have itself go to the wrapped transform, for datasets that look
+    at their transform (``self.transform.transforms``) while loading an item.
+    """
 
     def __init__(self, inner):
         self.inner = inner
@@ -320,6 +324,18 @@ class _InputProbe:
         if self.seen is None:
             self.seen = data[0] if isinstance(data, (tuple, list)) and data else data
         return self.inner(data)
+
+    def __getattr__(self, name):
+        if name == "inner":  # not set yet (copy/pickle protocols): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+# What reading ``dataset[0]`` raises when the dataset simply cannot be probed that way: no item 0
+# (empty, or keyed by something else), not indexable, an abstract __getitem__, a dataset that does
+# not accept the probe in place of its transform, or files that are not on this machine (a
+# dataset passed only for its transform). Anything else is a real error of the dataset and propagates.
+_CANNOT_PROBE = (LookupError, TypeError, AttributeError, NotImplementedError, OSError)
 
 
 def _describe_input(sample) -> Tuple[Optional[str], Optional[str]]:
@@ -352,26 +368,47 @@ def _dataset_transform(dataset):
     return None, None
 
 
-def _image_backend(dataset, attr, source: str) -> Optional[str]:
-    """Find the image type ``dataset`` hands its transform by running one item with a probe."""
+def _image_backend(dataset, attr, source: str) -> Tuple[Optional[str], Optional[str]]:
+    """Find the image type ``dataset`` hands its transform by running one item with a probe.
+
+    Returns ``(backend or None, why it could not be seen or None)``. Errors that only mean the
+    item cannot be read this way (:data:`_CANNOT_PROBE`) give ``None`` and the reason (or, when
+    the probe saw the image before the error, the backend). Any other error raised while reading
+    ``dataset[0]`` propagates as it is, with a note saying what was being done - unless the image
+    the probe saw is unusable, which is then reported as a :class:`TransformConfigError`.
+    """
     probe = _InputProbe(getattr(dataset, attr))
+    failure = None
     try:
         setattr(dataset, attr, probe)
         dataset[0]
-    except Exception:
-        pass
+    except Exception as exc:
+        failure = exc
     finally:
         setattr(dataset, attr, probe.inner)
-    if probe.seen is None:
-        declared = getattr(dataset, "backend", None)
-        return declared if declared in _BACKENDS else None
-    backend, problem = _describe_input(probe.seen)
-    if problem:
-        raise TransformConfigError(
-            f"{source}: the dataset feeds its transform {problem}; its preprocessing cannot be reproduced from "
-            "uint8 RGB images - pass preprocess=ImagePreprocess(...) explicitly"
+    backend = None
+    if probe.seen is not None:
+        backend, problem = _describe_input(probe.seen)
+        if problem:
+            raise TransformConfigError(
+                f"{source}: the dataset feeds its transform {problem}; its preprocessing cannot be reproduced "
+                "from uint8 RGB images - pass preprocess=ImagePreprocess(...) explicitly"
+            ) from failure
+    if failure is not None and not isinstance(failure, _CANNOT_PROBE):
+        failure.add_note(
+            f"(raised by {type(dataset).__name__}[0], which paddlex_interpret reads to see which images "
+            f"{source} receives; fix the dataset, or pass image_backend='cv2' / 'pil' or "
+            "preprocess=ImagePreprocess(...) so that it is not read)"
         )
-    return backend
+        raise failure
+    if backend is not None:
+        return backend, None
+    declared = getattr(dataset, "backend", None)
+    if declared in _BACKENDS:
+        return declared, None
+    if failure is not None:
+        return None, f"{type(dataset).__name__}[0] raised {type(failure).__name__}: {failure}"
+    return None, f"{type(dataset).__name__}[0] did not call its {attr}"
 
 
 def _dataset_labels(dataset) -> Tuple[Optional[List[str]], Optional[str]]:
@@ -448,13 +485,14 @@ def from_paddle_model(obj, dataset=None, *, image_backend: Optional[str] = None,
                 "preprocessing from; give preprocess=ImagePreprocess(...)"
             )
         source = f"{type(dataset).__name__}.{attr}" if attr else type(dataset).__name__
-        backend = image_backend
+        backend, unseen = image_backend, None
         if backend is None and attr is not None:
-            backend = _image_backend(dataset, attr, source)
+            backend, unseen = _image_backend(dataset, attr, source)
         preprocess = preprocess_from_vision_transforms(transform, backend=backend or "cv2", source=source)
         if backend is None and any(op[0] == "resize" for op in preprocess.geometry_ops):
+            why = f" ({unseen})" if unseen else ""
             warnings.warn(
-                f"could not see which images {source} receives; assuming numpy uint8 RGB arrays (OpenCV "
+                f"could not see which images {source} receives{why}; assuming numpy uint8 RGB arrays (OpenCV "
                 "resizing). Pass image_backend='pil' if the dataset loads PIL images",
                 UserWarning,
                 stacklevel=2,

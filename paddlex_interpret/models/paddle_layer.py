@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import itertools
 import warnings
 from typing import Optional, Sequence
 
@@ -84,14 +86,27 @@ class PaddleLayerClassifier(ScoringClassifier):
         return PaddleLayerClassifier(copy.deepcopy(self.network), preprocess=self.preprocess, labels=self.labels,
                                      output=output, runner=self.runner)
 
-    def _parameter_fingerprint(self) -> tuple:
-        params = self.network.parameters()
-        if not params:
-            return ()
-        with paddle.no_grad():
-            total = paddle.add_n([p.astype("float64").sum() for p in params])
-            squares = paddle.add_n([(p.astype("float64") ** 2).sum() for p in params])
-        return (len(params), float(total), float(squares))
+    def _parameter_fingerprint(self) -> bytes:
+        """SHA-256 over every parameter and buffer of the network: names, dtypes, shapes and the
+        raw bytes of the values, so any change - a permutation of a tensor's elements, a
+        ``set_value``, an optimizer step, a reloaded state dict - gives another digest.
+
+        Paddle's in-place version counters and data pointers do not move on ``set_value`` /
+        ``set_state_dict`` / optimizer steps (checked on Paddle 3.3), hence the values are read.
+        Cost: one host copy plus hashing of the weights, once per predicted batch: 30-40 ms for the
+        demo's EfficientNet-Lite0 (247 tensors, 4.7 M values, 19 MB) on a busy 2-core CPU, against
+        about 8 s for a 50-image batch (the former sum-based check took 420 ms there).
+        Python attributes that change what ``forward`` computes are not parameters and are not seen.
+        """
+        digest = hashlib.sha256()
+        tensors = itertools.chain(self.network.named_parameters(), self.network.named_buffers())
+        for name, tensor in tensors:
+            if tensor is None:
+                continue
+            values = np.ascontiguousarray(tensor.numpy())
+            digest.update(f"{name}|{values.dtype.str}|{values.shape}|".encode())
+            digest.update(values.reshape(-1).view(np.uint8).data)
+        return digest.digest()
 
     def _fast_runner(self, batch: np.ndarray):
         """The Paddle Inference runner to use for ``batch``, or None for dygraph."""
