@@ -140,3 +140,28 @@ def test_a_label_count_mismatch_is_remembered_too():
     assert net.calls == 1
     clf.labels = ["a", "b", "c"]  # fixed labels: probed again, and it fits
     assert clf.num_classes == 3 and net.calls == 2
+
+
+def test_the_weights_are_checked_once_per_prediction_session(monkeypatch):
+    """LIME, Occlusion and the metrics run their batches in one prediction session: the fast runner
+    hashes the weights at the first batch only, and a change between two sessions is still seen."""
+    from paddlex_interpret.engine import LimeImage
+
+    net = SmallCNN()
+    fast = PaddleLayerClassifier(net, preprocess=PRE32, runner="auto")
+    calls = []
+    original = PaddleLayerClassifier._parameter_fingerprint
+    monkeypatch.setattr(PaddleLayerClassifier, "_parameter_fingerprint",
+                        lambda self: calls.append(1) or original(self))
+    image = _images()[0]
+    LimeImage(fast, num_samples=120, batch_size=20, random_state=0, progress=False).explain(image)
+    assert len(calls) == 1  # six batches, one check
+    calls.clear()
+    fast.predict_proba(_images(), batch_size=3)
+    fast.predict_proba(_images(), batch_size=3)
+    assert len(calls) == 4  # outside a session: every batch (2 calls x 2 batches of 3)
+    with fast.prediction_session():
+        net.fc.weight.set_value(net.fc.weight.numpy()[::-1].copy())  # changed before the session's first batch
+        got = fast.predict_proba(_images(), batch_size=3)
+    slow = PaddleLayerClassifier(net, preprocess=PRE32, runner="dygraph")
+    np.testing.assert_allclose(got, slow.predict_proba(_images()), atol=1e-5)

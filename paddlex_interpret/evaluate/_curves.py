@@ -254,13 +254,16 @@ def predict_target(classifier, images_of: Callable[[int, int], np.ndarray], tota
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc=desc, unit="batch")
-    for start in starts:
-        stop = min(start + batch_size, total)
-        batch = images_of(start, stop)
-        probs = np.asarray(classifier.predict_proba(batch, batch_size=batch_size))
-        if probs.ndim != 2 or len(probs) != stop - start:
-            raise ValueError(f"predict_proba returned shape {probs.shape} for {stop - start} images")
-        out[start:stop] = probs[:, target]
+    from ..models.base import prediction_session
+
+    with prediction_session(classifier):
+        for start in starts:
+            stop = min(start + batch_size, total)
+            batch = images_of(start, stop)
+            probs = np.asarray(classifier.predict_proba(batch, batch_size=batch_size))
+            if probs.ndim != 2 or len(probs) != stop - start:
+                raise ValueError(f"predict_proba returned shape {probs.shape} for {stop - start} images")
+            out[start:stop] = probs[:, target]
     return out
 
 

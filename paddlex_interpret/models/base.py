@@ -10,7 +10,7 @@ import numpy as np
 
 from ..data import ImagePreprocess, ImageSource, load_image
 
-__all__ = ["LabelledModel", "Classifier", "BaseTextClassifier", "ScoringClassifier", "LabelCountError", "GradientsUnavailableError",
+__all__ = ["prediction_session", "LabelledModel", "Classifier", "BaseTextClassifier", "ScoringClassifier", "LabelCountError", "GradientsUnavailableError",
            "softmax", "eval_mode", "first_output", "input_space_ok", "check_overrides", "check_label_count", "check_class_index"]
 
 OUTPUT_KINDS = ("auto", "logits", "probabilities")
@@ -180,6 +180,12 @@ class Classifier(LabelledModel, abc.ABC):
             out = self.forward(x)
         return np.asarray(out.numpy(), dtype=np.float64)
 
+    def prediction_session(self):
+        """Context manager for a run of many predictions during which the caller does not change the
+        model's weights (LIME, Occlusion, the metrics): adapters that must check for changed weights
+        (the fast runner) check once per session instead of once per batch. Nested sessions are one."""
+        return contextlib.nullcontext(self)
+
     def clone(self) -> "Classifier":
         """An independent copy (same preprocessing and labels, its own copy of the network), for checks
         that change the weights, such as model randomisation."""
@@ -195,6 +201,12 @@ class Classifier(LabelledModel, abc.ABC):
         probs = self.predict_proba(image[None], batch_size=1)[0]
         order = np.argsort(-probs, kind="stable")[:k]
         return [(int(i), self.label_name(int(i)), float(probs[i])) for i in order]
+
+
+def prediction_session(model):
+    """``model.prediction_session()`` where the model has one (image classifiers), else a no-op."""
+    session = getattr(model, "prediction_session", None)
+    return session() if callable(session) else contextlib.nullcontext(model)
 
 
 def input_space_ok(classifier) -> bool:

@@ -1,6 +1,7 @@
 """Adapter for a plain ``paddle.nn.Layer`` image classifier with explicit preprocessing."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import itertools
@@ -63,6 +64,7 @@ class PaddleLayerClassifier(ScoringClassifier):
         self.runner = runner
         self._fast = None  # (parameter fingerprint, InferenceRunner) once exported
         self._fast_failed = False
+        self._session: Optional[bool] = None  # None: no session; False: not checked yet; True: checked
 
     def __repr__(self):
         return f"PaddleLayerClassifier({type(self.network).__name__}, classes={self.num_classes})"
@@ -86,6 +88,19 @@ class PaddleLayerClassifier(ScoringClassifier):
         return PaddleLayerClassifier(copy.deepcopy(self.network), preprocess=self.preprocess, labels=self.labels,
                                      output=output, runner=self.runner)
 
+    @contextlib.contextmanager
+    def prediction_session(self):
+        """Within the block the weights are compared with the exported copy's once, at the first fast
+        batch, instead of before every batch (see :meth:`_parameter_fingerprint`)."""
+        outer = self._session is None
+        if outer:
+            self._session = False
+        try:
+            yield self
+        finally:
+            if outer:
+                self._session = None
+
     def _parameter_fingerprint(self) -> bytes:
         """SHA-256 over every parameter and buffer of the network: names, dtypes, shapes and the
         raw bytes of the values, so any change - a permutation of a tensor's elements, a
@@ -93,7 +108,8 @@ class PaddleLayerClassifier(ScoringClassifier):
 
         Paddle's in-place version counters and data pointers do not move on ``set_value`` /
         ``set_state_dict`` / optimizer steps (checked on Paddle 3.3), hence the values are read.
-        Cost: one host copy plus hashing of the weights, once per predicted batch: 30-40 ms for the
+        Cost: one host copy plus hashing of the weights, once per predicted batch outside a
+        :meth:`prediction_session` (once per session inside one): 30-40 ms for the
         demo's EfficientNet-Lite0 (247 tensors, 4.7 M values, 19 MB) on a busy 2-core CPU, against
         about 8 s for a 50-image batch (the former sum-based check took 420 ms there).
         Python attributes that change what ``forward`` computes are not parameters and are not seen.
@@ -118,7 +134,11 @@ class PaddleLayerClassifier(ScoringClassifier):
             return None
         from .inference_runner import InferenceRunner
 
+        if self._session and self._fast is not None:
+            return self._fast[1]  # checked once in this prediction session
         fingerprint = self._parameter_fingerprint()
+        if self._session is False:
+            self._session = True
         if self._fast is None or self._fast[0] != fingerprint:
             try:
                 self._fast = (fingerprint, InferenceRunner.from_layer(self.network, batch[:1]))

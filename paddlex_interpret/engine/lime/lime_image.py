@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Uni
 import numpy as np
 
 from ...data.segmentation import DEFAULT_SEGMENTATION_PARAMS, segment
-from ...models.base import Classifier, input_space_ok, softmax
+from ...models.base import Classifier, input_space_ok, prediction_session, softmax
 from .._validation import check_positive_int, resolve_seed
 from ..explanation import SuperpixelExplanation
 from .local_model import (SurrogateExplainer, bootstrap_weights, cosine_distance_to_original, exponential_kernel,
@@ -153,8 +153,27 @@ class LimeImage(SurrogateExplainer):
         from tqdm.auto import tqdm
 
         probs = np.empty((len(masks), self.classifier.num_classes))
-        done, stability, primary = 0, 0.0, None
         bar = tqdm(total=len(masks), desc="LIME (auto)", unit="img", disable=not self.progress, leave=False)
+        with prediction_session(self.classifier):
+            try:
+                done, stability = self._auto_rounds(masks, predict, targets, seed, context, probs, bar)
+            finally:
+                bar.close()
+        reached = stability >= self.stability_target
+        record.update(num_samples="auto", samples_used=int(done), max_samples=int(len(masks)),
+                      stability=float(stability), stability_target=self.stability_target,
+                      stability_top_k=self.stability_top_k, stability_reached=bool(reached))
+        if not reached:
+            warnings.warn(f"num_samples='auto' used all max_samples={len(masks)} samples and the top "
+                          f"{self.stability_top_k} superpixels are stable in {stability:.0%} of the bootstrap refits, "
+                          f"below stability_target={self.stability_target:.0%}; raise max_samples or read the "
+                          "ranking with care", RuntimeWarning, stacklevel=3)
+        self._auto_probs = probs[:done]
+        return masks[:done]
+
+    def _auto_rounds(self, masks, predict, targets, seed, context, probs, bar):
+        """Predict and refit round by round until stable: ``(samples done, stability reached)``."""
+        done, stability, primary = 0, 0.0, None
         while done < len(masks):
             n = min(done + self.auto_step, len(masks))
             for start in range(done, n, self.batch_size):
@@ -175,18 +194,7 @@ class LimeImage(SurrogateExplainer):
             stability = top_k_stability(weights, boot, self.stability_top_k)
             if stability >= self.stability_target:
                 break
-        bar.close()
-        reached = stability >= self.stability_target
-        record.update(num_samples="auto", samples_used=int(done), max_samples=int(len(masks)),
-                      stability=float(stability), stability_target=self.stability_target,
-                      stability_top_k=self.stability_top_k, stability_reached=bool(reached))
-        if not reached:
-            warnings.warn(f"num_samples='auto' used all max_samples={len(masks)} samples and the top "
-                          f"{self.stability_top_k} superpixels are stable in {stability:.0%} of the bootstrap refits, "
-                          f"below stability_target={self.stability_target:.0%}; raise max_samples or read the "
-                          "ranking with care", RuntimeWarning, stacklevel=3)
-        self._auto_probs = probs[:done]
-        return masks[:done]
+        return done, stability
 
     def _replay(self, predict, masks):
         """The probabilities 'auto' already has, served in batches (no forward is repeated)."""

@@ -147,9 +147,12 @@ class SurrogateExplainer:
         ``context`` is handed to :meth:`_fit_target`."""
         from tqdm.auto import tqdm
 
+        from ...models.base import prediction_session
+
         probs = np.empty((len(masks), self.classifier.num_classes), dtype=np.float64)
-        with tqdm(total=len(masks), desc=self._progress_desc, unit=self._progress_unit, disable=not self.progress,
-                  leave=False) as bar:
+        with prediction_session(self.classifier), tqdm(total=len(masks), desc=self._progress_desc,
+                                                       unit=self._progress_unit, disable=not self.progress,
+                                                       leave=False) as bar:
             for start in range(0, len(masks), self.batch_size):
                 batch = masks[start:start + self.batch_size]
                 probs[start:start + len(batch)] = predict(batch)

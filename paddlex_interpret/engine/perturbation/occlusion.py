@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 from tqdm.auto import tqdm
 
-from ...models.base import Classifier, softmax
+from ...models.base import Classifier, prediction_session, softmax
 from .._validation import check_positive_int
 from ..base import AttributionMethod, check_images, resolve_targets
 
@@ -199,27 +199,28 @@ class Occlusion(AttributionMethod):
         coverage = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
 
         total = np.zeros(x.shape, dtype=np.float64)
-        original = np.concatenate([
-            self._scores(x[i:i + per_eval], targets[i:i + per_eval]) for i in range(0, len(x), per_eval)
-        ])
-        with tqdm(total=len(x) * n_windows, desc="Occlusion", unit="window", disable=not self.progress,
-                  leave=False) as bar:
-            # Each (image, window) pair is one occluded input; take them per_eval at a time.
-            for k0 in range(0, len(x) * n_windows, per_eval):
-                pair = np.arange(k0, min(k0 + per_eval, len(x) * n_windows))
-                img, win = np.divmod(pair, n_windows)
-                ci, hi, wi = np.unravel_index(win, grid)
-                mc = _interval_masks(starts[0][ci], window[0], C)  # (P, C)
-                mh = _interval_masks(starts[1][hi], window[1], H)  # (P, H)
-                mw = _interval_masks(starts[2][wi], window[2], W)  # (P, W)
-                hide = mc[:, :, None, None] & mh[:, None, :, None] & mw[:, None, None, :]
-                occluded = np.where(hide, base[img if len(base) > 1 else np.zeros_like(img)], x[img])
-                delta = original[img] - self._scores(occluded, targets[img])
-                for i in np.unique(img):
-                    sel = img == i
-                    total[i] += np.einsum("p,pc,ph,pw->chw", delta[sel], mc[sel].astype(np.float64),
-                                          mh[sel].astype(np.float64), mw[sel].astype(np.float64))
-                bar.update(len(pair))
+        with prediction_session(self.classifier):
+            original = np.concatenate([
+                self._scores(x[i:i + per_eval], targets[i:i + per_eval]) for i in range(0, len(x), per_eval)
+            ])
+            with tqdm(total=len(x) * n_windows, desc="Occlusion", unit="window", disable=not self.progress,
+                      leave=False) as bar:
+                # Each (image, window) pair is one occluded input; take them per_eval at a time.
+                for k0 in range(0, len(x) * n_windows, per_eval):
+                    pair = np.arange(k0, min(k0 + per_eval, len(x) * n_windows))
+                    img, win = np.divmod(pair, n_windows)
+                    ci, hi, wi = np.unravel_index(win, grid)
+                    mc = _interval_masks(starts[0][ci], window[0], C)  # (P, C)
+                    mh = _interval_masks(starts[1][hi], window[1], H)  # (P, H)
+                    mw = _interval_masks(starts[2][wi], window[2], W)  # (P, W)
+                    hide = mc[:, :, None, None] & mh[:, None, :, None] & mw[:, None, None, :]
+                    occluded = np.where(hide, base[img if len(base) > 1 else np.zeros_like(img)], x[img])
+                    delta = original[img] - self._scores(occluded, targets[img])
+                    for i in np.unique(img):
+                        sel = img == i
+                        total[i] += np.einsum("p,pc,ph,pw->chw", delta[sel], mc[sel].astype(np.float64),
+                                              mh[sel].astype(np.float64), mw[sel].astype(np.float64))
+                    bar.update(len(pair))
         return (total / coverage).astype(np.float32)
 
     def _scores(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
