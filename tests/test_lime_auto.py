@@ -71,3 +71,16 @@ def test_interpret_lime_auto_names_its_figure_and_records_the_samples(region_cla
         LimeImage(region_classifier, num_samples="many")
     with pytest.raises(ValueError, match="stability_target"):
         LimeImage(region_classifier, num_samples="auto", stability_target=1.5)
+
+
+def test_the_bootstrap_refit_is_scikit_learns_weighted_ridge():
+    from sklearn.linear_model import Ridge
+
+    from paddlex_interpret.engine.lime.local_model import ridge_weights
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, (400, 30)).astype(float)
+    y = X @ rng.normal(size=30) + rng.normal(scale=0.1, size=400)
+    w = rng.random(400)
+    np.testing.assert_allclose(ridge_weights(X, y, w), Ridge(alpha=1.0).fit(X, y, sample_weight=w).coef_,
+                               rtol=1e-9, atol=1e-12)

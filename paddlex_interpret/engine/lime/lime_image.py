@@ -10,8 +10,8 @@ from ...data.segmentation import DEFAULT_SEGMENTATION_PARAMS, segment
 from ...models.base import Classifier, input_space_ok, prediction_session, softmax
 from .._validation import check_positive_int, resolve_seed
 from ..explanation import SuperpixelExplanation
-from .local_model import (SurrogateExplainer, bootstrap_weights, cosine_distance_to_original, exponential_kernel,
-                          top_k_stability)
+from .local_model import (LocalFit, SurrogateExplainer, bootstrap_weights, cosine_distance_to_original,
+                          exponential_kernel, ridge_weights, top_k_stability)
 
 __all__ = ["LimeImage"]
 
@@ -145,7 +145,10 @@ class LimeImage(SurrogateExplainer):
         return lambda X, y, w: self._refit(X, y, w, seed, target, **context)
 
     def _refit(self, X, y, kernel, seed, target, **context):
-        """The local fit without the bookkeeping of :meth:`_fit_target` (G-LIME adds its prior)."""
+        """The local fit without the bookkeeping of :meth:`_fit_target` (G-LIME adds its prior). With
+        every superpixel in the fit (no feature selection) it is solved directly: the same weights."""
+        if self.num_features is None or self.num_features >= X.shape[1]:
+            return LocalFit(ridge_weights(X, y, kernel), float("nan"), float("nan"), float("nan"))
         return SurrogateExplainer._fit_target(self, X, y, kernel, seed, target)
 
     def _auto_samples(self, masks, predict, targets, top_k, seed, record, context) -> np.ndarray:
