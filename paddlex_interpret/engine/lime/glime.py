@@ -88,14 +88,19 @@ class GLime(LimeImage):
         return super().explain(image, targets=targets, top_k=top_k)
 
     def _fit_target(self, X, y, kernel, seed, target, image=None, segments=None):
-        return self._refit(X, y, kernel, seed, target, image=image, segments=segments)
+        if self.prior_method == "none":
+            return super()._fit_target(X, y, kernel, seed, target)
+        return fit_with_prior(X, y, kernel, self._prior_of(target, image, segments), self.prior_reg_force)
 
     def _refit(self, X, y, kernel, seed, target, image=None, segments=None):
         if self.prior_method == "none":
             return super()._refit(X, y, kernel, seed, target)
+        return fit_with_prior(X, y, kernel, self._prior_of(target, image, segments), self.prior_reg_force)
+
+    def _prior_of(self, target, image, segments) -> np.ndarray:
         if target not in self._priors:
             self._priors[target] = self.prior(image, segments, target) if callable(self.prior) else self.prior
-        return fit_with_prior(X, y, kernel, self._priors[target], self.prior_reg_force)
+        return self._priors[target]
 
     def params(self, seed):
         return {**super().params(seed), "prior_method": self.prior_method, "prior_reg_force": self.prior_reg_force}
