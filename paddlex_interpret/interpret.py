@@ -469,7 +469,7 @@ def occlusion(img_file: ImageSource, model, *, save_dir="./", target: Optional[i
     sliding_window_shapes : (channels, height, width), default (3, 16, 16)
     strides : int or tuple, default 8
     baselines : None, number or image array, default None (zeros of the normalised input)
-    perturbations_per_eval, batch_size : int, default 1
+    perturbations_per_eval, batch_size : int, default 50 (InterpretDL: 1)
         Occluded images per forward pass (the same knob under InterpretDL's name and the name every
         other method uses; give one); memory only, not results.
     score : {'probability', 'logit'}, default 'probability'

@@ -36,6 +36,11 @@ class Consensus:
     method = "consensus"
 
     def __init__(self, method, classifiers: Sequence[Classifier], normalize: str = "max", **method_params):
+        if isinstance(classifiers, (Classifier, str, bytes)) or not hasattr(classifiers, "__iter__"):
+            raise TypeError(f"classifiers must be a list of Classifier objects (for one model pass [classifier]), "
+                            f"got {type(classifiers).__name__}")
+        if not callable(method):
+            raise TypeError(f"method must be an explanation method class of paddlex_interpret.engine, got {method!r}")
         classifiers = list(classifiers)
         if len(classifiers) < 1:
             raise ValueError("classifiers must hold at least one model")

@@ -23,7 +23,7 @@ GRADIENT_OF = ("probability", "logit", "loss")
 
 
 def check_gradient_of(value: str) -> str:
-    if value not in GRADIENT_OF:
+    if not isinstance(value, str) or value not in GRADIENT_OF:
         raise ValueError(f"gradient_of must be one of {GRADIENT_OF}, got {value!r}")
     return value
 
