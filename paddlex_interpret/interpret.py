@@ -225,6 +225,8 @@ def lime(
     """
     from .engine import LimeImage
 
+    if isinstance(num_samples, str) and num_samples != "auto":
+        raise TypeError(f"num_samples must be an int >= 2 or 'auto', got {num_samples!r}")
     if num_samples != "auto":
         _check_counts(num_samples, batch_size)
     auto = dict(max_samples=max_samples, stability_target=stability_target,

@@ -480,7 +480,8 @@ def _cases() -> List[Case]:
                "consensus", "compare")
     for value in (True, 2.0, "10", 0, -3):
         add(Case(G, f"sample count = {value!r} (num_samples / n_samples / steps / lime_num_samples)", valid,
-                 lambda fn, v=value: _int_check(_count_argument(fn)[0], v, _count_argument(fn)[1]),
+                 lambda fn, v=value: (TypeError, rf"^num_samples must be an int >= 2 or 'auto', got {re.escape(repr(v))}$")
+                 if fn == "lime" and isinstance(v, str) else _int_check(_count_argument(fn)[0], v, _count_argument(fn)[1]),
                  functions=counted, overrides=_count_overrides(value)))
         add(Case(G, f"batch size = {value!r} (batch_size; occlusion: perturbations_per_eval)", valid,
                  lambda fn, v=value: _int_check(_batch_argument(fn), v, 1),

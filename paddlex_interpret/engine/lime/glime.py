@@ -79,7 +79,7 @@ class GLime(LimeImage):
             raise ValueError(f"prior_method must be one of {PRIOR_METHODS}, got {prior_method!r}")
         if prior_method == "ridge" and prior is None:
             raise ValueError("prior_method='ridge' needs a prior (array or callable)")
-        if not (isinstance(prior_reg_force, (int, float)) and prior_reg_force >= 0):
+        if isinstance(prior_reg_force, bool) or not (isinstance(prior_reg_force, (int, float)) and prior_reg_force >= 0):
             raise ValueError(f"prior_reg_force must be a number >= 0, got {prior_reg_force!r}")
         self.prior, self.prior_method, self.prior_reg_force = prior, prior_method, float(prior_reg_force)
 
