@@ -252,7 +252,11 @@ class LimeImage(SurrogateExplainer):
 
         def predict(batch_masks):
             keep = batch_masks[:, segments].astype(bool)[:, None]  # (B, 1, H, W)
-            scores = self.classifier.scores_for_inputs(np.where(keep, x, hidden))
+            # np.where would pick a channel-last memory order here, and the runner would copy it again
+            batch = np.empty((len(batch_masks),) + x.shape, dtype=np.float32)
+            batch[:] = hidden
+            np.copyto(batch, x, where=keep)
+            scores = self.classifier.scores_for_inputs(batch)
             return softmax(scores) if probabilities else scores
 
         return predict
