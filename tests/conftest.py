@@ -24,30 +24,28 @@ GRID = 4  # known-answer images are a GRID x GRID mosaic of flat colour blocks
 SIZE = 64
 
 
+def _private_variable(tmp_path_factory, variable: str, folder: str):
+    """Point ``variable`` at a new folder of the test session for its duration; restore it after."""
+    path = tmp_path_factory.mktemp(folder)
+    old = os.environ.get(variable)
+    os.environ[variable] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = old
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_home(tmp_path_factory):
     """Keep every cache the package writes inside the test session's temporary folder."""
-    home = tmp_path_factory.mktemp("pxi_home")
-    old = os.environ.get("PADDLEX_INTERPRET_HOME")
-    os.environ["PADDLEX_INTERPRET_HOME"] = str(home)
-    yield home
-    if old is None:
-        os.environ.pop("PADDLEX_INTERPRET_HOME", None)
-    else:
-        os.environ["PADDLEX_INTERPRET_HOME"] = old
+    yield from _private_variable(tmp_path_factory, "PADDLEX_INTERPRET_HOME", "pxi_home")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def private_user_home(tmp_path_factory):
     """A private ``HOME`` too, so a developer's real ``~/.paddlex`` (or any ``~`` cache) never leaks in."""
-    home = tmp_path_factory.mktemp("user_home")
-    old = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    yield home
-    if old is None:
-        os.environ.pop("HOME", None)
-    else:
-        os.environ["HOME"] = old
+    yield from _private_variable(tmp_path_factory, "HOME", "user_home")
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_priors import cache, closed_port_url, leftovers  # noqa: F401  (fixtures shared with test_priors)
 from paddlex_interpret._home import atomic_write
 from paddlex_interpret.models.torch_legacy import LegacyTorchFormatError, read_legacy_state_dict
 from paddlex_interpret.priors import download
@@ -356,25 +357,6 @@ def server():
     httpd.server_close()
     thread.join(5)
 
-
-@pytest.fixture
-def closed_port_url():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/{TARBALL_NAME}"
-
-
-@pytest.fixture
-def cache(tmp_path):
-    return tmp_path / "cache" / "pre_models"
-
-
-def leftovers(cache_dir):
-    """Everything in the cache's parent besides the lock file."""
-    parent = cache_dir.parent
-    return sorted(p.name for p in parent.iterdir() if p.name != LOCK_NAME) if parent.exists() else []
 
 
 def _special(name, kind):
