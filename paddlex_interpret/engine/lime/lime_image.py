@@ -248,7 +248,7 @@ class LimeImage(SurrogateExplainer):
         if normalised.ndim != 4 or normalised.shape[2:] != image.shape[:2]:
             return None
         x, hidden = normalised[0], normalised[1]
-        probabilities = not self.classifier.outputs_probabilities
+        needs_softmax = not self.classifier.outputs_probabilities
 
         def predict(batch_masks):
             keep = batch_masks[:, segments].astype(bool)[:, None]  # (B, 1, H, W)
@@ -257,7 +257,7 @@ class LimeImage(SurrogateExplainer):
             batch[:] = hidden
             np.copyto(batch, x, where=keep)
             scores = self.classifier.scores_for_inputs(batch)
-            return softmax(scores) if probabilities else scores
+            return softmax(scores) if needs_softmax else scores
 
         return predict
 
