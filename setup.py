@@ -44,6 +44,8 @@ setup(
         "gui": ["fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9"],
         # Dataset-scale jobs on a Ray cluster (`interpret.explain_folder(..., backend="ray")`).
         "ray": ["ray>=2.9"],
+        # The documentation site (`mkdocs build --strict`); nothing is fetched from a CDN when it is built or viewed.
+        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-static-i18n>=1.2"],
     },
     entry_points={"console_scripts": ["paddlex-interpret=paddlex_interpret.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: Artificial Intelligence"],
