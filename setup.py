@@ -40,6 +40,12 @@ setup(
         # huggingface_hub APIs removed in 0.26. PaddleX >= 3.2 needs aistudio-sdk >= 0.3.5, so this
         # extra cannot share an environment with the "paddlex" one (see the README).
         "paddlenlp": ["paddlenlp==2.8.1", "aistudio-sdk<0.3", "huggingface_hub<0.26", "datasets<3"],
+        # One environment for image and text models side by side (a GUI serving both): PaddleX 3.2+
+        # needs aistudio-sdk >= 0.3.5, which paddlenlp 2.8.1 cannot import, so PaddleX stays at 3.1.
+        # Add `pip install --no-deps paddleclas==2.6.0` for PaddleClas architectures, as with "paddleclas".
+        "all": ["paddlex[cv]>=3.1,<3.2", "opencv-python-headless==4.10.0.84", "paddlenlp==2.8.1", "aistudio-sdk<0.3",
+                "huggingface_hub<0.26", "datasets<3", "prettytable", "ujson", "easydict", "six", "requests",
+                "faiss-cpu", "scipy", "fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9"],
         # The local web GUI (`paddlex-interpret gui`); the browser test drives Debian's chromium with playwright.
         "gui": ["fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9"],
         # Dataset-scale jobs on a Ray cluster (`interpret.explain_folder(..., backend="ray")`).

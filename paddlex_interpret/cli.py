@@ -214,6 +214,47 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     build.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="seed of the segmentation, the --max-images sample and k-means (default: 0)")
     build.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    # -- training-data explanations (issue 15) --
+    training = sub.add_parser(
+        "training-data", help="rank the training samples of a recorded training by how likely their label is wrong",
+        description="Read a training-dynamics folder (written by TrainingDynamicsRecorder / TrainingDynamicsCallback),"
+                    " write the ranked table <name>_<method>.csv and the data map <name>_data_map.png into --save-dir "
+                    "and print the top suspects.",
+    )
+    training.add_argument("dynamics", metavar="DYNAMICS_DIR", help="the recording folder")
+    training.add_argument("--method", default="tidy", choices=("tidy", "aum", "data_map", "forgetting", "bhdf"),
+                          help="ranking method (default: tidy)")
+    training.add_argument("--epochs", type=_positive_int(1), default=None, metavar="N",
+                          help="use only the first N recorded epochs (default: all)")
+    training.add_argument("--top-k", type=_positive_int(1), default=10, metavar="K",
+                          help="suspects printed (default: 10)")
+    training.add_argument("--labels", metavar="FILE", default=None, help="class names, one per line")
+    training.add_argument("--name", default="training", metavar="STEM", help="file name stem (default: training)")
+    training.add_argument("--save-dir", default="./output", metavar="DIR",
+                          help="folder for the CSV and the figure (default: ./output)")
+
+    # -- the explain button (issue 16) --
+    gui = sub.add_parser(
+        "gui", help="a local web page to explain images (and texts) with any method",
+        description="Serve the explain-button page on 127.0.0.1 and print its URL (with a random token). "
+                    "Pick a model, drop an image (or type a sentence), choose a method and press Explain. Without "
+                    "--model the demo's ImageNet EfficientNet-Lite0 is served. See docs/gui.md for the JSON API.",
+    )
+    gui.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH",
+                     help="a model to offer, by id NAME (default: the folder name): a PaddleX model directory, an "
+                          "exported model, a PaddleClas config, a PaddleNLP save_pretrained folder (a text model), or "
+                          "'demo'; repeat for several")
+    gui.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    gui.add_argument("--port", type=_positive_int(1), default=8765, help="port (default: 8765)")
+    gui.add_argument("--allow-remote", action="store_true",
+                     help="allow a --host other than loopback (others on the network can then reach the page)")
+    gui.add_argument("--open", action="store_true", help="open the page in the default browser")
+    gui.add_argument("--max-upload-mb", type=_positive_int(1), default=20, metavar="MB",
+                     help="largest upload (default: 20)")
+    gui.add_argument("--max-pixels", type=_positive_int(1), default=24_000_000, metavar="N",
+                     help="largest image, width x height (default: 24000000)")
+    _add_batch_parser(sub, model_options)  # issue 17: paddlex-interpret batch explain|sweep|normlime
     return parser
 
 
@@ -346,6 +387,8 @@ def _main(argv: Optional[List[str]]) -> int:
             return _run_compare(args)
         if args.command == "evaluate":
             return _run_evaluate(args)
+        if args.command == "batch":
+            return _run_batch(args, parser)
         if args.command == "build-prior":
             from .priors.build import build_prior
 
@@ -354,6 +397,10 @@ def _main(argv: Optional[List[str]]) -> int:
                               overwrite=args.overwrite)
             print(f"prior assets written to {out}")
             return 0
+        if args.command == "training-data":
+            return _run_training_data(args)
+        if args.command == "gui":
+            return _run_gui(args)
         return _run_lime(args)
     except (FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError, NotADirectoryError,
             OSError, PriorAssetsError) as exc:
@@ -509,6 +556,212 @@ def _run_evaluate(args) -> int:
     if report.figure_path:
         print(f"figure: {report.figure_path}")
     return 0
+
+
+def _run_training_data(args) -> int:
+    """``paddlex-interpret training-data DIR``: the ranked CSV, the data map figure, the top suspects."""
+    from . import interpret
+
+    names = None
+    if args.labels:
+        with open(args.labels, encoding="utf-8") as f:
+            names = [line.strip() for line in f if line.strip()]
+    result = interpret.find_label_errors(args.dynamics, method=args.method, epochs=args.epochs, label_names=names,
+                                         save_dir=args.save_dir, name=args.name)
+    cartography = interpret.data_map(args.dynamics, epochs=args.epochs, label_names=names, save_dir=args.save_dir,
+                                     name=args.name)
+    print(f"{result.num_samples} samples over {result.params['num_epochs']} epochs; top {args.top_k} suspects "
+          f"({args.method}):")
+    for i in result.ranking()[:args.top_k]:
+        given, pred = int(result.given_labels[i]), int(result.predicted_labels[i])
+        if names:
+            given, pred = result._name(given), result._name(pred)
+        print(f"  sample {int(result.sample_ids[i])}: given {given}, predicted {pred}, "
+              f"suspicion {float(result.suspicion[i]):.3f}")
+    print(f"table: {result.csv_path}")
+    print(f"data map: {cartography.figure_path}")
+    return 0
+
+
+def gui_models(specs: List[str]) -> Dict[str, str]:
+    """``--model [NAME=]PATH`` values -> ``{name: path}`` (the demo model when none is given)."""
+    import os
+
+    models: Dict[str, str] = {}
+    for spec in specs or ["demo"]:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or any(c in name for c in "/\\") or os.path.exists(spec):
+            name, path = "", spec
+        if not path:
+            raise ValueError(f"--model takes [NAME=]PATH, got {spec!r}")
+        name = name or ("demo" if path == "demo" else os.path.basename(os.path.normpath(path)) or "model")
+        if name in models:
+            raise ValueError(f"two models are called {name!r}; give each a NAME= of its own")
+        models[name] = path
+    return models
+
+
+def _run_gui(args) -> int:
+    """``paddlex-interpret gui``: load the models, print the URL with the token, serve until Ctrl-C."""
+    from .gui.server import check_bind_host, serve
+
+    check_bind_host(args.host, args.allow_remote)  # refuse before loading models
+    serve(gui_models(args.model), host=args.host, port=args.port, open_browser=args.open,
+          allow_remote=args.allow_remote, max_upload_bytes=args.max_upload_mb * 1024 * 1024,
+          max_pixels=args.max_pixels)
+    return 0
+
+
+# -- batch jobs (issue 17) -------------------------------------------------------------------------
+def _add_batch_parser(sub, model_options) -> None:
+    batch = sub.add_parser(
+        "batch", help="dataset-scale jobs: explain a folder, sweep methods x metrics, NormLIME weights (resumable)",
+        description="Run a job over INPUTS (a folder, searched recursively; a glob pattern in quotes; a PaddleX "
+                    "file list; or several image paths) on this process, local worker processes or Ray. Every "
+                    "output is written atomically and recorded in SAVE_DIR/manifest.jsonl: running the same "
+                    "command again skips what is finished and redoes missing, corrupt or failed items.",
+    )
+    jobs = batch.add_subparsers(dest="batch_job", metavar="JOB")
+
+    def job_options(p, default_dir):
+        p.add_argument("inputs", nargs="+", metavar="INPUTS", help="a folder, a glob pattern, a file list or images")
+        p.add_argument("--save-dir", default=default_dir, metavar="DIR", help=f"output folder (default: {default_dir})")
+        p.add_argument("--backend", choices=("serial", "processes", "ray"), default="serial",
+                       help="where the items run (default: serial)")
+        p.add_argument("--workers", type=_positive_int(1), default=None, metavar="N",
+                       help="worker processes / Ray actors (default: the CPUs)")
+        p.add_argument("--threads", type=_positive_int(1), default=None, metavar="T",
+                       help="CPU threads per worker (default: CPUs // workers; 1 on Ray)")
+        p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                       help="join this Ray cluster (e.g. 'auto' or 'ray://head:10001') instead of a local one")
+        p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        model_options(p)
+
+    explain = jobs.add_parser("explain", help="explain every image with one method (figure + .npz + gallery)",
+                              description="Explain every image of INPUTS with METHOD; writes <key>.<method>.png, "
+                                          "<key>.<method>.npz, index.csv and index.html into --save-dir.")
+    job_options(explain, "./batch_output")
+    explain.add_argument("--method", default="lime", metavar="METHOD", help="an image method (default: lime)")
+    explain.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="job seed (default: 0)")
+    explain.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="a parameter of the method's free function, e.g. num_samples=1000 (repeatable)")
+
+    sweep = jobs.add_parser("sweep", help="score methods x metrics over the images (one table + one figure)",
+                            description="Explain every image of INPUTS with each method, score each explanation "
+                                        "with each metric; writes sweep.csv, sweep_summary.csv and sweep.png.")
+    job_options(sweep, "./sweep_output")
+    sweep.add_argument("--methods", type=_names, default="lime,occlusion", metavar="M1,M2",
+                       help="image methods (default: lime,occlusion)")
+    sweep.add_argument("--metrics", type=_names, default="deletion,insertion", metavar="M1,M2",
+                       help="metrics (default: deletion,insertion)")
+    sweep.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="job seed (default: 0)")
+    sweep.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                       help="a method parameter, e.g. lime.num_samples=500 (repeatable)")
+    sweep.add_argument("--metric-set", action="append", default=[], metavar="METRIC.KEY=VALUE",
+                       help="a metric parameter, e.g. deletion.steps=20 (repeatable)")
+
+    normlime = jobs.add_parser("normlime", help="NormLIME global weights over the images",
+                               description="Compute NormLIME's global weights over INPUTS with the per-image work "
+                                           "on the workers; writes --weights-file (for 'normlime --weights-file').")
+    job_options(normlime, "./normlime_output")
+    normlime.add_argument("--assets-dir", required=True, metavar="DIR", help="prior asset folder (build-prior)")
+    normlime.add_argument("--algorithm", choices=("paddlex", "lime_average"), default="paddlex")
+    normlime.add_argument("--weights-file", default=None, metavar="FILE",
+                          help="default: SAVE_DIR/normlime_weights.npz")
+    normlime.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="random state (default: 0)")
+    normlime.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="a LIME parameter for --algorithm lime_average, e.g. num_samples=500")
+
+
+def _key_values(items, argument: str, nested: bool = False) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or (nested and "." not in key):
+            form = "NAME.KEY=VALUE" if nested else "KEY=VALUE"
+            raise ValueError(f"{argument} takes {form}, got {item!r}")
+        if nested:
+            name, _, key = key.partition(".")
+            out.setdefault(name, {})[key.replace("-", "_")] = _literal(value)
+        else:
+            out[key.replace("-", "_")] = _literal(value)
+    return out
+
+
+def _batch_model(args):
+    """A ModelSpec from --model (default: the demo model) and the model flags: it travels to workers."""
+    from .batch import ModelSpec
+    from .data import ImagePreprocess
+
+    geometry = {k: getattr(args, k) for k in ("resize_short", "crop_size", "mean", "std", "scale")
+                if getattr(args, k) is not None}
+    overrides: Dict[str, Any] = {}
+    if geometry:
+        overrides["preprocess"] = ImagePreprocess(**geometry)
+    if args.labels:
+        with open(args.labels, encoding="utf-8") as f:
+            overrides["labels"] = [line.strip() for line in f if line.strip()]
+    if args.weights:
+        overrides["weights"] = args.weights
+    if args.model is None and overrides:
+        raise ValueError("--weights, --labels and the preprocessing flags need --model")
+    return ModelSpec(args.model or "demo", overrides)
+
+
+def _run_batch(args, parser) -> int:
+    from . import interpret
+
+    if args.batch_job is None:
+        parser.parse_args(["batch", "--help"])
+    inputs = args.inputs[0] if len(args.inputs) == 1 else list(args.inputs)
+    common = dict(backend=args.backend, workers=args.workers, threads=args.threads, progress=not args.no_progress)
+    started_ray = False
+    if args.ray_address is not None:
+        if args.backend != "ray":
+            raise ValueError("--ray-address needs --backend ray")
+        import ray
+
+        ray.init(address=args.ray_address)
+        started_ray = True
+    try:
+        model = _batch_model(args)
+        if args.batch_job == "explain":
+            result = interpret.explain_folder(inputs, model, method=args.method, save_dir=args.save_dir,
+                                              seed=args.seed, **common, **_key_values(args.set, "--set"))
+            print(f"{result.done} explained, {result.skipped} already done, {result.failed} failed "
+                  f"in {result.seconds:.1f} s")
+            print(f"gallery: {result.gallery}\nindex: {result.index_csv}\nmanifest: {result.manifest}")
+        elif args.batch_job == "sweep":
+            result = interpret.evaluate_folder(inputs, model, args.methods, args.metrics, save_dir=args.save_dir,
+                                               seed=args.seed, method_params=_key_values(args.set, "--set", True),
+                                               metric_params=_key_values(args.metric_set, "--metric-set", True),
+                                               **common)
+            print(f"{result.done} images scored, {result.skipped} already done, {result.failed} failed")
+            for method, per in result.extra["scores"].items():
+                print(f"  {method:<12}" + "  ".join(f"{m} {s['mean']:.4f} +- {s['std']:.4f}" for m, s in per.items()))
+            print(f"table: {result.extra['table']}\nfigure: {result.extra['figure']}")
+        else:
+            weights, result = interpret.normlime_weights(inputs, model, args.assets_dir, save_dir=args.save_dir,
+                                                         algorithm=args.algorithm, random_state=args.seed,
+                                                         lime_params=_key_values(args.set, "--set") or None,
+                                                         weights_file=args.weights_file, **common)
+            print(f"global weights of {weights.num_images} images: {result.extra['weights_file']} "
+                  f"({result.failed} failed)")
+        for record in result.failures[:10]:
+            print(f"failed: {record['key']}: {record['error']}", file=sys.stderr)
+        return 0 if result.failed == 0 else 3
+    except RuntimeError as exc:  # a worker that cannot start, a folder locked by another job
+        print(f"paddlex-interpret: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\npaddlex-interpret: interrupted; what finished is recorded in {args.save_dir}/manifest.jsonl - "
+              f"run the same command again to resume", file=sys.stderr)
+        return 130
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
 
 
 if __name__ == "__main__":

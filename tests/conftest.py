@@ -128,3 +128,51 @@ class SmallCNN(paddle.nn.Layer):
 @pytest.fixture
 def small_cnn():
     return SmallCNN()
+
+
+# -- batch jobs (tests/test_batch*.py) ------------------------------------------------------------
+BATCH_LABELS = ["cat", "cup", "person", "rocket", "bike"]
+BATCH_PHOTOS = ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycle_left.png", "retina.jpg")
+
+
+@pytest.fixture(scope="session")
+def batch_model_dir(tmp_path_factory):
+    """A PaddleX-style model directory (``inference.json``/``.pdiparams`` from ``paddle.jit.save`` of
+    a random-init SmallCNN + ``inference.yml``): a real model that travels to workers as a path."""
+    import yaml
+
+    paddle.seed(11)
+    net = SmallCNN(num_classes=len(BATCH_LABELS))
+    with paddle.no_grad():
+        net.fc.weight.set_value(net.fc.weight * 20)
+    net.eval()
+    folder = tmp_path_factory.mktemp("batch_model")
+    paddle.jit.save(net, str(folder / "inference"),
+                    input_spec=[paddle.static.InputSpec([None, 3, 32, 32], "float32", "x")])
+    ops = [{"ResizeImage": {"resize_short": 36}}, {"CropImage": {"size": 32}},
+           {"NormalizeImage": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                               "scale": 0.00392156862745098, "order": ""}}, {"ToCHWImage": None}]
+    config = {"Global": {"model_name": "SmallCNN"}, "PreProcess": {"transform_ops": ops},
+              "PostProcess": {"Topk": {"topk": 1, "label_list": BATCH_LABELS}}}
+    (folder / "inference.yml").write_text(yaml.safe_dump(config))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def batch_photo_dir(tmp_path_factory):
+    """Six real photos (scikit-image's), shrunk to 48-64 px, one of them in a sub-folder."""
+    from pathlib import Path
+
+    import skimage.data
+    from PIL import Image
+
+    source = Path(skimage.data.__file__).parent
+    folder = tmp_path_factory.mktemp("batch_photos")
+    (folder / "sub").mkdir()
+    for i, name in enumerate(BATCH_PHOTOS):
+        with Image.open(source / name) as im:
+            im = im.convert("RGB")
+            im.thumbnail((64, 48 + 4 * i))
+            target = folder / ("sub" if i == 5 else "") / (Path(name).stem + (".jpg" if i % 2 else ".png"))
+            im.save(target)
+    return folder

@@ -4,6 +4,10 @@ Families: ``lime`` (LimeImage, LimeText, GLime, NormLime), ``gradients`` (Smooth
 IntegratedGradients, GradientShap), ``perturbation`` (Occlusion), ``cam`` (GradCAM, ScoreCAM),
 ``lrp`` (LRP), and ``consensus``. :func:`get_method` / :func:`available` read the one method table
 (:mod:`.registry`); the classes are imported on first use so that importing one family stays cheap.
+
+``training_data`` (recorder, data maps, forgetting events, AUM, BHDF, TIDY, SGD noise) explains a
+model through its training set, not one input, so it is not in the method table; import it as
+``paddlex_interpret.engine.training_data``.
 """
 from .explanation import PixelExplanation, SuperpixelExplanation, TextExplanation, load_explanation
 from .maps import MAP_MODES, importance_map

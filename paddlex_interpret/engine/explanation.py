@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from ._validation import check_positive_int
 from .maps import CHANNEL_REDUCTIONS, importance_map
 
-__all__ = ["SuperpixelExplanation", "PixelExplanation", "TextExplanation", "TokenWeight", "load_explanation"]
+__all__ = ["SuperpixelExplanation", "PixelExplanation", "TextExplanation", "TokenWeight", "WordWeight",
+           "load_explanation"]
 
 _FORMAT_VERSION = 1
 
@@ -229,21 +230,40 @@ class PixelExplanation:
 
 
 class TokenWeight(NamedTuple):
-    """One token of an explained text: its position, text and LIME weight."""
+    """One token of an explained text: its position, text and weight."""
 
     position: int
     token: str
     weight: float
 
 
+class WordWeight(NamedTuple):
+    """One word of an explained text: its index among the words, text, weight and character span."""
+
+    position: int
+    word: str
+    weight: float
+    start: int
+    end: int
+
+
 @dataclass
 class TextExplanation(SurrogateResults):
-    """Per-token LIME weights for one text and one or more classes.
+    """Per-token weights for one text and one or more classes (text LIME, the gradient methods on
+    token embeddings, occlusion, attention methods), with a word level on top.
+
+    Every explanation has two levels: tokens (``tokens``, ``weights``, :meth:`top_tokens`) and
+    words (:attr:`words`, :meth:`word_weights`, :meth:`top_words`): subword pieces and Chinese
+    characters grouped into words by the rules of :mod:`paddlex_interpret.engine.text_words`
+    (whitespace words; CJK characters one word each unless a ``segmentation`` is given; a word's
+    weight is the sum of its tokens' by default). :attr:`token_offsets` and :attr:`word_offsets`
+    are character spans into ``text``, for highlighting the raw text.
 
     Attributes
     ----------
     method : str
-        ``'lime_text'``.
+        ``'lime_text'``, ``'intgrad_text'``, ``'smoothgrad_text'``, ``'gradshap_text'``,
+        ``'occlusion_text'``, ...
     text : str
         The explained text.
     tokens : list of str
@@ -253,11 +273,12 @@ class TextExplanation(SurrogateResults):
     targets : list of int
         Explained classes, first = primary (the top-1 class unless the caller chose one).
     weights : dict int -> ndarray (num_tokens,)
-        Surrogate weight of each token position for each explained class: positive means the
-        token raises the class probability, negative that it lowers it.
+        Weight of each token position for each explained class: positive means the token raises
+        the class score, negative that it lowers it (LIME's surrogate weights; the per-token
+        attributions of the other methods).
     label_names, probabilities, intercepts, scores, local_predictions : dict int -> value
-        Per explained class: name, model probability on the text, surrogate intercept, weighted
-        R^2 of the local fit and the surrogate's value at the text.
+        Per explained class: name, model probability on the text and, for LIME only, the
+        surrogate intercept, weighted R^2 of the local fit and the surrogate's value at the text.
     class_names : list of str
         Names of all the model's classes.
     class_probabilities : ndarray (num_classes,)
@@ -265,7 +286,14 @@ class TextExplanation(SurrogateResults):
     params : dict
         Every parameter of the run, including the seed actually used (``'random_state'``).
     html_path : str or None
-        The HTML page written by :func:`paddlex_interpret.interpret.lime_text`, if any.
+        The HTML page written by the task API (e.g. :func:`paddlex_interpret.interpret.lime_text`), if any.
+    offsets : list of (int, int) or None
+        Character span of each token in ``text`` (the tokenizer's offset mapping when the method
+        had one); None: aligned from ``text`` and ``tokens`` when first needed.
+    segmentation : list of str or None
+        The words of ``text`` in order (e.g. ``jieba.lcut(text)``) for the word level; None: the
+        default rule (whitespace words, one word per CJK character). Change it with
+        :meth:`with_segmentation`.
     """
 
     method: str
@@ -283,6 +311,8 @@ class TextExplanation(SurrogateResults):
     class_probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0))
     params: Dict[str, Any] = field(default_factory=dict)
     html_path: Optional[str] = None
+    offsets: Optional[List[Tuple[int, int]]] = None
+    segmentation: Optional[List[str]] = None
 
     # -- views on the primary class (target, label_name, probability, score: SurrogateResults) ---
     @property
@@ -332,12 +362,91 @@ class TextExplanation(SurrogateResults):
             order = order[:check_positive_int(k, "k")]
         return [TokenWeight(int(i), self.tokens[i], float(w[i])) for i in order]
 
+    # -- the word level ---------------------------------------------------------------------------
+    @property
+    def token_offsets(self) -> List[Tuple[int, int]]:
+        """``(start, end)`` character span of every token in :attr:`text`."""
+        if self.offsets is not None and len(self.offsets) == len(self.tokens):
+            return [(int(a), int(b)) for a, b in self.offsets]
+        from .text_words import align_tokens
+
+        key = (self.text, tuple(self.tokens))
+        cached = self.__dict__.get("_aligned")
+        if cached is None or cached[0] != key:
+            cached = (key, align_tokens(self.text, self.tokens))
+            self.__dict__["_aligned"] = cached
+        return list(cached[1])
+
+    def _word_level(self):
+        from .text_words import group_tokens, segment_words
+
+        key = (self.text, tuple(self.tokens), tuple(self.token_offsets),
+               None if self.segmentation is None else tuple(self.segmentation))
+        cached = self.__dict__.get("_words")
+        if cached is None or cached[0] != key:
+            owner, words = group_tokens(self.token_offsets, segment_words(self.text, self.segmentation))
+            cached = (key, owner, words)
+            self.__dict__["_words"] = cached
+        return cached[1], cached[2]
+
+    @property
+    def word_offsets(self) -> List[Tuple[int, int]]:
+        """``(start, end)`` character span of every word (words with at least one token)."""
+        return list(self._word_level()[1])
+
+    @property
+    def words(self) -> List[str]:
+        """The words of :attr:`text` that hold tokens, in text order."""
+        return [self.text[a:b] for a, b in self._word_level()[1]]
+
+    @property
+    def word_of_token(self) -> List[int]:
+        """For each token, the index of its word in :attr:`words` (the word holding its first character)."""
+        return list(self._word_level()[0])
+
+    def word_weights(self, target: Optional[int] = None, rule: str = "sum") -> np.ndarray:
+        """Per-word weights ``(num_words,)`` for ``target``: the weights of a word's tokens added
+        (``rule='sum'``, default), averaged (``'mean'``) or the one of largest magnitude (``'max_abs'``)."""
+        from .text_words import aggregate
+
+        owner, spans = self._word_level()
+        return aggregate(self.weights_of(target), owner, len(spans), rule)
+
+    def top_words(self, target: Optional[int] = None, k: Optional[int] = 5, absolute: bool = False,
+                  rule: str = "sum") -> List[WordWeight]:
+        """The ``k`` words that speak most for ``target`` (as :meth:`top_tokens`, on :meth:`word_weights`).
+
+        Returns a list of ``WordWeight(position, word, weight, start, end)``, best first; ties keep text order.
+        """
+        w = self.word_weights(target, rule)
+        spans = self._word_level()[1]
+        order = np.argsort(-(np.abs(w) if absolute else w), kind="stable")
+        if k is not None:
+            order = order[:check_positive_int(k, "k")]
+        return [WordWeight(int(i), self.text[spans[i][0]:spans[i][1]], float(w[i]), int(spans[i][0]),
+                           int(spans[i][1])) for i in order]
+
+    def with_segmentation(self, words) -> "TextExplanation":
+        """A copy whose word level uses ``words`` (the text's words in order, e.g. ``jieba.lcut(text)``);
+        None restores the default rule. The token level is unchanged."""
+        import dataclasses
+
+        from .text_words import check_segmentation, segment_words
+
+        words = check_segmentation(words)
+        segment_words(self.text, words)  # a segmentation that does not fit the text fails here
+        copy = dataclasses.replace(self, segmentation=words)
+        copy.__dict__.pop("_words", None)
+        return copy
+
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write an ``.npz`` (arrays + JSON metadata; no pickle). Returns the path written."""
         meta = {"kind": "text", "method": self.method, "text": self.text, "tokens": list(self.tokens),
                 **self._per_class_meta(), "class_names": list(self.class_names), "params": self.params,
-                "html_path": self.html_path}
+                "html_path": self.html_path,
+                "offsets": None if self.offsets is None else [[int(a), int(b)] for a, b in self.offsets],
+                "segmentation": self.segmentation}
         return _write_npz(path, meta, token_ids=np.asarray(self.token_ids, dtype=np.int64),
                           class_probabilities=np.asarray(self.class_probabilities, dtype=np.float64),
                           **self._weight_arrays())
@@ -349,7 +458,9 @@ class TextExplanation(SurrogateResults):
         return cls(method=meta["method"], text=meta["text"], tokens=list(meta["tokens"]),
                    token_ids=[int(i) for i in data["token_ids"]], **cls._per_class_fields(meta, data),
                    class_names=list(meta["class_names"]), class_probabilities=data["class_probabilities"],
-                   params=meta["params"], html_path=meta["html_path"])
+                   params=meta["params"], html_path=meta["html_path"],
+                   offsets=None if meta.get("offsets") is None else [tuple(o) for o in meta["offsets"]],
+                   segmentation=meta.get("segmentation"))
 
 
 def _write_npz(path, meta: dict, **arrays) -> Path:

@@ -53,8 +53,12 @@ class Metric:
 
 
 def explanation_kind(explanation) -> str:
-    """'superpixel' for LIME-family results, 'pixel' for per-pixel maps."""
-    return "superpixel" if hasattr(explanation, "segments") else "pixel"
+    """'superpixel' for LIME-family results, 'text' for token weights, 'pixel' for per-pixel maps."""
+    if hasattr(explanation, "segments"):
+        return "superpixel"
+    if hasattr(explanation, "tokens"):
+        return "text"
+    return "pixel"
 
 
 def ranking_map(explanation) -> np.ndarray:

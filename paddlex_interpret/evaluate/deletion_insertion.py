@@ -52,6 +52,8 @@ class DeletionInsertion(CurveMetric):
     progress : bool, default False
         Show a progress bar over the batches.
 
+    Notes
+    -----
     :meth:`evaluate` ``(explanation, classifier, target=None)`` runs ``classifier.predict_proba`` on
     the perturbed images (each distinct image once; 'both' shares the two end images) and scores the
     explained class (``target``: another class the explanation covers).

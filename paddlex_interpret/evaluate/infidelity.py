@@ -109,6 +109,8 @@ class Infidelity(Metric):
     progress : bool, default False
         Show a progress bar over the batches.
 
+    Notes
+    -----
     :meth:`evaluate` ``(explanation, classifier, target=None)`` returns a :class:`MetricResult`
     with details ``beta``, ``relative`` (the score divided by ``E[delta_f^2]``: the share of the
     score drops the scaled explanation fails to predict, 0 = perfect, 1 = no better than zero),

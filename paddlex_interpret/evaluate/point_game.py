@@ -151,6 +151,8 @@ class PointGame(_PointingBase):
     threshold : float in [0, 1], default 0.25
         Fraction of the map's maximum above which a pixel counts as pointed at (as InterpretDL).
 
+    Notes
+    -----
     ``evaluate(explanation, classifier=None, bbox=(x1, y1, x2, y2))``: ``explanation`` is a
     Pixel/SuperpixelExplanation (or a ``(H, W)`` array). The box is given in the pixel
     coordinates of the image as explained (``explanation.image``, i.e. after resize and crop):

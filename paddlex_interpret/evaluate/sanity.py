@@ -233,6 +233,8 @@ class ModelParameterRandomization(Metric):
     keep_maps : bool, default False
         Store every step's ranking map in ``details['maps']``.
 
+    Notes
+    -----
     ``evaluate(explanation=None, classifier, image=None, target=None)``: the explanation only
     supplies the image (``explanation.image``) and target; the trained model's map is recomputed
     with ``method_factory(classifier)``. ``target`` defaults to the explanation's, else the
@@ -376,6 +378,8 @@ class DataRandomizationCheck(Metric):
     similarity : str or sequence, default ('spearman', 'ssim')
         As in :class:`ModelParameterRandomization`; the first is the score.
 
+    Notes
+    -----
     ``evaluate(explanation=None, classifier=None, image=None, target=None, images=None,
     targets=None)``: one image (from the explanation, or ``image``) or a batch ``images``
     ``(N, H, W, 3)``. Targets default to the explanation's, else to the true-label model's top-1

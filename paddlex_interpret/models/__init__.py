@@ -23,10 +23,13 @@ _EXPECTED = (
 
 def _from_path(path: str, overrides: dict) -> Classifier:
     from .paddleclas import from_paddleclas_config
-    from .paddlex3 import from_paddlex_model_dir, is_paddlex_model_dir
+    from .paddlex3 import from_paddlex_model_dir, is_paddlex_model_dir, training_output_model_dir
 
     if is_paddlex_model_dir(path):
         return from_paddlex_model_dir(path, **overrides)
+    best = training_output_model_dir(path)  # a PaddleX 3 training output folder: its best model
+    if best is not None:
+        return from_paddlex_model_dir(best, **overrides)
     if path.endswith((".yaml", ".yml")) and os.path.isfile(path):
         weights = overrides.pop("weights", None)
         return from_paddleclas_config(path, weights, **overrides)

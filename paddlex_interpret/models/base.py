@@ -246,6 +246,36 @@ class BaseTextClassifier(LabelledModel):
         """Class probabilities ``(N, num_classes)`` of token-id sequences (without special tokens)."""
         raise NotImplementedError
 
+    # -- what gradient methods on token embeddings need (issue 14) ------------------------------------
+    mask_token_id: Optional[int] = None
+
+    def build_input(self, ids):
+        """``(input_ids, token_type_ids)`` of one sequence: ``ids`` with the special tokens added."""
+        raise NotImplementedError
+
+    def content_start(self, num_tokens: int) -> int:
+        """Position of the first content token in :meth:`build_input`'s output (1 after ``[CLS]``)."""
+        raise NotImplementedError
+
+    def token_offsets(self, text: str, tokens) -> Optional[list]:
+        """``[(start, end), ...]`` character spans of ``tokens`` in ``text``, or None if unknown."""
+        return None
+
+    def gradients_unavailable(self) -> Optional[str]:
+        """None when :meth:`embedding_forward` works; else why not (a sentence for error messages)."""
+        return f"{type(self).__name__} exposes no token-embedding layer"
+
+    def input_embeddings(self, sequences, pad_to: Optional[int] = None) -> np.ndarray:
+        """The embedding layer's output ``(N, L, H)`` (float32, no gradient) on the model inputs of
+        ``sequences`` (special tokens added, padded to the longest or ``pad_to``)."""
+        raise NotImplementedError
+
+    def embedding_forward(self, sequences, embeddings, pad_to: Optional[int] = None):
+        """Differentiable logits ``(N, num_classes)`` (a paddle Tensor) of ``sequences`` with the
+        embedding layer's output replaced by ``embeddings`` ``(N, L, H)`` (a paddle Tensor), in eval mode;
+        the attention mask and token types come from ``sequences``. No hook outlives the call."""
+        raise NotImplementedError
+
 
 class ScoringClassifier(Classifier):
     """A classifier whose subclasses only map a normalised float32 batch to raw scores
@@ -345,3 +375,30 @@ def _validate_labels(labels: Optional[Sequence[str]]) -> Optional[List[str]]:
     if isinstance(labels, str):
         raise TypeError("labels must be a sequence of class names, not a single string")
     return [str(x) for x in labels]
+
+
+def attention_model(classifier):
+    """The transformer view the attention methods (rollout, tam, generic_attention, bidirectional) use
+    of an image classifier: a :class:`~paddlex_interpret.models.attention.VitAttention` (hooks per call,
+    token layout, attention/value capture). Raises ``AttentionUnavailableError`` (a TypeError) naming
+    the methods that apply when the network has no capturable square self-attention."""
+    from .attention import attention_model_of
+
+    return attention_model_of(classifier)
+
+
+def text_attention_model(classifier):
+    """The attention view of a text classifier adapter (PaddleNLP ERNIE/BERT) for the attention methods
+    on text: a :class:`~paddlex_interpret.models.text_attention.TextAttention` (``output_attentions``
+    per call, flags and hooks restored). Raises ``AttentionUnavailableError`` naming what applies."""
+    from .text_attention import text_attention_model_of
+
+    return text_attention_model_of(classifier)
+
+
+def clip_attention_model(model):
+    """The two-tower attention view of a CLIP-style image-text model (PaddleNLP ``CLIPModel``) for
+    Generic Attention's bimodal use: a :class:`~paddlex_interpret.models.clip_attention.ClipAttention`."""
+    from .clip_attention import clip_attention_model_of
+
+    return clip_attention_model_of(model)

@@ -13,6 +13,7 @@ import paddle
 
 from ..data import ImagePreprocess
 from .base import ScoringClassifier, _validate_labels, eval_mode, first_output
+from .layer_norm import exact_layer_norm
 
 __all__ = ["PaddleLayerClassifier"]
 
@@ -76,8 +77,12 @@ class PaddleLayerClassifier(ScoringClassifier):
         """
         return first_output(self.network(inputs))
 
+    @contextlib.contextmanager
     def eval_context(self):
-        return eval_mode(self.network)
+        """Inference mode for gradient paths: eval mode (restored after) and LayerNorms with correct
+        input gradients (:mod:`.layer_norm`; Paddle 3.3's CPU kernel gets them wrong)."""
+        with eval_mode(self.network), exact_layer_norm(self.network):
+            yield
 
     def named_layers(self) -> dict:
         return dict(self.network.named_sublayers())

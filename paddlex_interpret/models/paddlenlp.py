@@ -14,11 +14,12 @@ import numpy as np
 import paddle
 
 from .base import BaseTextClassifier, check_label_count, check_overrides, eval_mode, first_output, softmax
+from .layer_norm import exact_layer_norm_hooks
 
-__all__ = ["TextClassifier", "Tokenized", "Encoded", "is_text_classifier", "as_text_classifier"]
+__all__ = ["TextClassifier", "Tokenized", "Encoded", "is_text_classifier", "as_text_classifier", "is_paddlenlp_trainer"]
 
 _TOKENIZER_METHODS = ("tokenize", "convert_tokens_to_ids")
-_OVERRIDES = ("labels", "max_length")
+_OVERRIDES = ("labels", "max_length", "embedding_layer")
 
 
 class Tokenized(NamedTuple):
@@ -59,21 +60,29 @@ class TextClassifier(BaseTextClassifier):
         Most content tokens (special tokens not counted) given to the model; longer texts are cut
         with a warning. Default: the smaller of ``model.config.max_position_embeddings`` and
         ``tokenizer.model_max_length``, less the special tokens; no limit if neither is known.
+    embedding_layer : str, optional
+        Name of the sublayer whose output is the token embeddings (for the gradient methods);
+        default: ``model.get_input_embeddings()`` (PaddleNLP models, e.g.
+        ``ernie.embeddings.word_embeddings``), else the first ``paddle.nn.Embedding`` sublayer.
 
     Notes
     -----
-    Every call runs the model in eval mode without gradients and then restores each sublayer's
-    own train/eval flag. No hooks are attached, parameters stay where they are (inputs are put on
-    the device of the model's first parameter) and no paddle global setting is changed.
+    Every call runs the model in eval mode (without gradients, except :meth:`embedding_forward`)
+    and then restores each sublayer's own train/eval flag. No hooks outlive a call, parameters stay
+    where they are (inputs are put on the device of the model's first parameter) and no paddle
+    global setting is changed.
     """
 
-    def __init__(self, model, tokenizer, labels: Optional[Sequence[str]] = None, max_length: Optional[int] = None):
+    def __init__(self, model, tokenizer, labels: Optional[Sequence[str]] = None, max_length: Optional[int] = None,
+                 embedding_layer: Optional[str] = None):
         _check_model(model)
         _check_tokenizer(tokenizer)
         self.model = model
         self.tokenizer = tokenizer
         self._accepts = _forward_keywords(model)
+        self._embedding = self._find_embedding(embedding_layer)
         self.unk_token_id = _special_id(tokenizer, "unk")
+        self.mask_token_id = _special_id(tokenizer, "mask")
         self.pad_token_id = _special_id(tokenizer, "pad")
         self.has_pad_token = self.pad_token_id is not None
         if not self.has_pad_token:
@@ -160,7 +169,9 @@ class TextClassifier(BaseTextClassifier):
         return softmax(logits)
 
     # -- internals ------------------------------------------------------------------------------
-    def _logits(self, batch: Sequence[Sequence[int]], pad_to: Optional[int]) -> np.ndarray:
+    def _model_inputs(self, batch: Sequence[Sequence[int]], pad_to: Optional[int]):
+        """``(input_ids, kwargs)``: the padded id tensor and the token_type_ids / attention_mask the
+        model's forward accepts, on the model's device."""
         if not paddle.in_dynamic_mode():
             raise RuntimeError("paddle is in static-graph mode; call paddle.disable_static() before explaining "
                                "a dygraph model")
@@ -181,15 +192,138 @@ class TextClassifier(BaseTextClassifier):
             kwargs["token_type_ids"] = paddle.to_tensor(token_types, place=place)
         if "attention_mask" in self._accepts:
             kwargs["attention_mask"] = paddle.to_tensor(attention, place=place)
+        return paddle.to_tensor(input_ids, place=place), kwargs
+
+    def _check_logits(self, logits, n: int):
+        shape = tuple(logits.shape)
+        if len(shape) != 2 or shape[0] != n:
+            raise TypeError(f"{type(self.model).__name__} returned an output of shape {shape} for "
+                            f"{n} sequences; a sequence classifier returns logits of shape "
+                            "(batch, num_labels) (is it a token classifier or a base model without a head?)")
+
+    def _logits(self, batch: Sequence[Sequence[int]], pad_to: Optional[int]) -> np.ndarray:
+        input_ids, kwargs = self._model_inputs(batch, pad_to)
         with paddle.no_grad(), eval_mode(self.model):
-            out = self.model(paddle.to_tensor(input_ids, place=place), **kwargs)
+            out = self.model(input_ids, **kwargs)
         logits = first_output(out)
         scores = np.asarray(logits.numpy() if hasattr(logits, "numpy") else logits, dtype=np.float64)
-        if scores.ndim != 2 or scores.shape[0] != len(batch):
-            raise TypeError(f"{type(self.model).__name__} returned an output of shape {tuple(scores.shape)} for "
-                            f"{len(batch)} sequences; a sequence classifier returns logits of shape "
-                            "(batch, num_labels) (is it a token classifier or a base model without a head?)")
+        self._check_logits(scores, len(batch))
         return scores
+
+    # -- token embeddings (gradient methods) -------------------------------------------------------
+    def embedding_layer(self):
+        """The layer whose output is the token embeddings: the model's ``get_input_embeddings()``
+        (PaddleNLP models), else the ``embedding_layer`` named at construction, else its first
+        ``paddle.nn.Embedding``; None if there is none."""
+        return self._embedding
+
+    def gradients_unavailable(self) -> Optional[str]:
+        if self._embedding is None:
+            return (f"{type(self.model).__name__} has no token-embedding layer (no get_input_embeddings() and no "
+                    "paddle.nn.Embedding sublayer); pass embedding_layer='<sublayer name>'")
+        return None
+
+    def content_start(self, num_tokens: int) -> int:
+        probe = [self.unk_token_id if self.unk_token_id is not None else self.pad_token_id] * int(num_tokens)
+        full, _ = self.build_input(probe)
+        n = len(probe)
+        for start in range(len(full) - n + 1):
+            if full[start:start + n] == probe:
+                return start
+        raise ValueError("cannot find the content tokens in the tokenizer's model input")
+
+    def token_offsets(self, text: str, tokens) -> Optional[list]:
+        """Character spans of ``tokens`` in ``text`` from the tokenizer's ``get_offset_mapping``
+        when it gives one span per token; else None (the explanation then aligns the tokens itself)."""
+        mapping = getattr(self.tokenizer, "get_offset_mapping", None)
+        if not callable(mapping):
+            return None
+        try:
+            spans = [(int(a), int(b)) for a, b in mapping(text)]
+        except Exception:  # a tokenizer whose mapping fails on this text: align instead
+            return None
+        if len(spans) < len(tokens):
+            return None
+        spans = spans[:len(tokens)]
+        if any(not 0 <= a <= b <= len(text) for a, b in spans):
+            return None
+        trimmed = []
+        for a, b in spans:  # some tokenizers give an [UNK] its surrounding spaces
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            trimmed.append((a, b))
+        return trimmed
+
+    def input_embeddings(self, sequences, pad_to: Optional[int] = None) -> np.ndarray:
+        self._need_embeddings()
+        input_ids, kwargs = self._model_inputs(list(sequences), pad_to)
+        captured = []
+        handle = self._embedding.register_forward_post_hook(
+            lambda _layer, _inputs, output: captured.append(output[0] if isinstance(output, (tuple, list))
+                                                            else output))
+        try:
+            with paddle.no_grad(), eval_mode(self.model):
+                self.model(input_ids, **kwargs)
+        finally:
+            handle.remove()
+        if not captured:
+            raise TypeError(f"the embedding layer of {type(self.model).__name__} did not run in its forward")
+        return np.asarray(captured[0].numpy(), dtype=np.float32)
+
+    def embedding_forward(self, sequences, embeddings, pad_to: Optional[int] = None):
+        self._need_embeddings()
+        sequences = list(sequences)
+        input_ids, kwargs = self._model_inputs(sequences, pad_to)
+        if tuple(embeddings.shape[:2]) != tuple(input_ids.shape):
+            raise ValueError(f"embeddings of shape {tuple(embeddings.shape)} do not match the model input "
+                             f"{tuple(input_ids.shape)}")
+        calls = []
+
+        def replace(_layer, _inputs, output):
+            calls.append(1)
+            return embeddings
+
+        handles = [self._embedding.register_forward_post_hook(replace)]
+        try:
+            handles += exact_layer_norm_hooks(self.model)
+            with eval_mode(self.model):
+                out = self.model(input_ids, **kwargs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        if not calls:
+            raise TypeError(f"the embedding layer of {type(self.model).__name__} did not run in its forward")
+        logits = first_output(out)
+        self._check_logits(logits, len(sequences))
+        return logits
+
+    def _need_embeddings(self):
+        reason = self.gradients_unavailable()
+        if reason:
+            raise TypeError(reason)
+
+    def _find_embedding(self, name):
+        layers = dict(self.model.named_sublayers())
+        if name is not None:
+            if not isinstance(name, str) or name not in layers:
+                close = [n for n in layers if "embed" in n.lower()]
+                raise ValueError(f"embedding_layer={name!r} is not a sublayer of {type(self.model).__name__}; "
+                                 f"layers with 'embed' in their name: {close}")
+            return layers[name]
+        get = getattr(self.model, "get_input_embeddings", None)
+        if callable(get):
+            try:
+                layer = get()
+            except Exception:  # models whose base model lacks the method raise NotImplementedError and the like
+                layer = None
+            if isinstance(layer, paddle.nn.Layer):
+                return layer
+        for layer in layers.values():
+            if isinstance(layer, paddle.nn.Embedding):
+                return layer
+        return None
 
     def _probe_num_classes(self) -> int:
         try:
@@ -305,10 +439,10 @@ def _model_place(model):
 def is_text_classifier(obj) -> bool:
     """Whether ``obj`` can be explained as a text classifier without a forward pass.
 
-    True for a :class:`TextClassifier`, a PaddleNLP ``*ForSequenceClassification`` model, and a
+    True for a :class:`TextClassifier`, a PaddleNLP ``Trainer``, a ``*ForSequenceClassification`` model, and a
     ``paddle.nn.Layer`` whose ``forward`` names its first input ``input_ids``.
     """
-    if isinstance(obj, TextClassifier):
+    if isinstance(obj, TextClassifier) or is_paddlenlp_trainer(obj):
         return True
     if not isinstance(obj, paddle.nn.Layer):
         return False
@@ -327,11 +461,13 @@ def as_text_classifier(model, tokenizer=None, **overrides: Any) -> TextClassifie
 
     Parameters
     ----------
-    model : TextClassifier or paddle.nn.Layer
+    model : TextClassifier, paddle.nn.Layer or paddlenlp.trainer.Trainer
         A TextClassifier is returned as is (``tokenizer`` and ``overrides`` must then be left
-        out); a layer is wrapped (see :class:`TextClassifier` for what it must return).
+        out); a layer is wrapped (see :class:`TextClassifier` for what it must return); a PaddleNLP
+        ``Trainer`` (after ``trainer.train()``) gives its ``model`` (unwrapped from a
+        ``DataParallel``) and its ``tokenizer``.
     tokenizer : PaddleNLP tokenizer, default None
-        Required for a layer.
+        Required for a layer; for a Trainer it overrides ``trainer.tokenizer``.
     **overrides
         ``labels`` and ``max_length`` of :class:`TextClassifier`.
 
@@ -348,11 +484,35 @@ def as_text_classifier(model, tokenizer=None, **overrides: Any) -> TextClassifie
                             "(give them when building the TextClassifier)")
         return model
     check_overrides(overrides, _OVERRIDES, "a text classifier")
+    if is_paddlenlp_trainer(model):
+        model, tokenizer = _from_trainer(model, tokenizer)
     if not isinstance(model, paddle.nn.Layer):
         raise TypeError(f"cannot explain a {type(model).__module__}.{type(model).__name__} as a text classifier: "
                         "expected a paddle.nn.Layer sequence classifier (e.g. PaddleNLP's "
                         "ErnieForSequenceClassification) with its tokenizer, or a TextClassifier")
     return TextClassifier(model, tokenizer, **overrides)
+
+
+def is_paddlenlp_trainer(obj) -> bool:
+    """Whether ``obj`` is a ``paddlenlp.trainer.Trainer`` (or a subclass), recognised without importing paddlenlp."""
+    return any(cls.__name__ == "Trainer" and (cls.__module__ or "").startswith("paddlenlp.")
+               for cls in type(obj).__mro__)
+
+
+def _from_trainer(trainer, tokenizer):
+    """``(model, tokenizer)`` of a PaddleNLP Trainer: its model (a DataParallel's wrapped layer) and
+    its tokenizer unless one is given."""
+    model = getattr(trainer, "model", None)
+    model = getattr(model, "_layers", model)  # paddle.DataParallel keeps the network in _layers
+    if not isinstance(model, paddle.nn.Layer):
+        raise TypeError(f"the Trainer holds no model (trainer.model is {type(model).__name__}); build it with "
+                        "Trainer(model=..., tokenizer=...)")
+    if tokenizer is None:
+        tokenizer = getattr(trainer, "tokenizer", None)
+        if tokenizer is None:
+            raise TypeError("the Trainer has no tokenizer: build it with Trainer(..., tokenizer=tokenizer) or pass "
+                            "tokenizer=... next to the trainer")
+    return model, tokenizer
 
 
 def load_text_classifier(model_dir, tokenizer_dir=None, **overrides: Any) -> TextClassifier:

@@ -133,3 +133,35 @@ def from_paddlex3_model(model, **overrides) -> StaticClassifier:
             f"{type(predictor).__name__} is not an image classifier (its PostProcess has no Topk)"
         )
     return from_paddlex_model_dir(model_dir, **overrides)
+
+
+def training_output_model_dir(path):
+    """The exported best model inside a PaddleX 3 training output folder, or None.
+
+    PaddleX 3 training writes ``train_result.json`` (its ``models.best.inference_config`` names
+    the exported model's ``inference.yml``, relative to the folder), ``best_model/best_model.pdparams``
+    and ``best_model/inference/``. The file is read when present; otherwise
+    ``best_model/inference`` is used if it holds an ``inference.yml``."""
+    import json
+
+    try:
+        if not os.path.isdir(path) or is_paddlex_model_dir(path):
+            return None
+    except TypeError:
+        return None
+    candidates = []
+    result_file = os.path.join(path, "train_result.json")
+    if os.path.isfile(result_file):
+        try:
+            with open(result_file, encoding="utf-8") as f:
+                best = ((json.load(f).get("models") or {}).get("best")) or {}
+            config = best.get("inference_config")
+            if isinstance(config, str) and config:
+                candidates.append(os.path.dirname(config if os.path.isabs(config) else os.path.join(path, config)))
+        except (OSError, ValueError, AttributeError):
+            pass
+    candidates.append(os.path.join(path, "best_model", "inference"))
+    for candidate in candidates:
+        if is_paddlex_model_dir(candidate):
+            return candidate
+    return None

@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from ...models.base import BaseTextClassifier
+from .._text import encode_text
 from .._validation import resolve_seed
 from ..explanation import TextExplanation
 from .local_model import SurrogateExplainer
@@ -78,14 +79,10 @@ class LimeText(SurrogateExplainer):
         top_k : int, default 1
             Used when ``targets`` is None.
         """
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
-        if not text.strip():
-            raise ValueError("text is empty (or only whitespace); give the text to explain")
-        tokens, token_ids, truncated = self.classifier.encode(text)
+        # the text itself is sample 0 of the perturbations: no separate prediction, and the classes
+        # are chosen from it in _fit_surrogates (with the image LIME's checks, made here before any pass)
+        tokens, token_ids, truncated = encode_text(self.classifier, text)
         n = len(token_ids)
-        if n == 0:
-            raise ValueError(f"text {text!r} gives no tokens with this tokenizer")
         self._check_request(targets, top_k)  # fail before the forward passes
         seed = resolve_seed(self.random_state)
         masks = self._sample_masks(n, np.random.default_rng(seed))

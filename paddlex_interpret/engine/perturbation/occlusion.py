@@ -93,6 +93,8 @@ class Occlusion(AttributionMethod):
     progress : bool, default True
         Show a tqdm progress bar over the windows.
 
+    Notes
+    -----
     :meth:`attribute` returns ``(N, C, H, W)`` float32 (C = 3 for RGB networks).
     """
 
