@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=_positive_int(0), default=0, metavar="S", help="seed of the segmentation, the --max-images sample and k-means (default: 0)")
     build.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    # -- training-data explanations (issue 15) --
+    # -- training-data explanations --
     training = sub.add_parser(
         "training-data", help="rank the training samples of a recorded training by how likely their label is wrong",
         description="Read a training-dynamics folder (written by TrainingDynamicsRecorder / TrainingDynamicsCallback),"
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--save-dir", default="./output", metavar="DIR",
                           help="folder for the CSV and the figure (default: ./output)")
 
-    # -- the explain button (issue 16) --
+    # -- the explain button --
     gui = sub.add_parser(
         "gui", help="a local web page to explain images (and texts) with any method",
         description="Serve the explain-button page on 127.0.0.1 and print its URL (with a random token). "
@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="largest upload (default: 20)")
     gui.add_argument("--max-pixels", type=_positive_int(1), default=24_000_000, metavar="N",
                      help="largest image, width x height (default: 24000000)")
-    _add_batch_parser(sub, model_options)  # issue 17: paddlex-interpret batch explain|sweep|normlime
+    _add_batch_parser(sub, model_options)  # paddlex-interpret batch explain|sweep|normlime
     return parser
 
 
@@ -612,7 +612,7 @@ def _run_gui(args) -> int:
     return 0
 
 
-# -- batch jobs (issue 17) -------------------------------------------------------------------------
+# -- batch jobs ----------------------------------------------------------------------------------
 def _add_batch_parser(sub, model_options) -> None:
     batch = sub.add_parser(
         "batch", help="dataset-scale jobs: explain a folder, sweep methods x metrics, NormLIME weights (resumable)",

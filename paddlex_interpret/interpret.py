@@ -814,14 +814,7 @@ def lime_text(text: str, model, tokenizer=None, num_samples: int = 1000, batch_s
     from .models import as_text_classifier
     from .vis.text_html import save_text_html
 
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if not text.strip():
-        raise ValueError("text is empty (or only whitespace); give the text to explain")
-    if save_dir is not None and (not isinstance(name, str) or not name.strip() or name in (".", "..")
-                                 or any(sep in name for sep in ("/", "\\", os.sep))):
-        raise ValueError(f"name must be a non-empty file name stem without path separators, got {name!r}")
-    out_dir = _prepare_save_dir(save_dir) if save_dir is not None else None
+    out_dir, _ = _check_text_request(text, save_dir, name, None)
     classifier = as_text_classifier(model, tokenizer)
     engine = LimeText(classifier, num_samples=num_samples, batch_size=batch_size, mask_token=mask_token,
                       random_state=random_state, progress=progress)
@@ -831,7 +824,7 @@ def lime_text(text: str, model, tokenizer=None, num_samples: int = 1000, batch_s
     return explanation
 
 
-# -- text: gradients on token embeddings, occlusion, several methods (issue 14) ------------------------
+# -- text: gradients on token embeddings, occlusion, NormLIME, several methods ------------------------
 #: target / top_k / words / save_dir / name: every text method's; with ``progress`` the ``{text_common}`` block
 _TEXT_REQUEST_DOC = """
     target : int or list of int, default None
@@ -1252,7 +1245,7 @@ def consensus_text(text: str, models: Sequence, method: str = "intgrad_text", *,
     return explanation
 
 
-# -- dataset-scale jobs: a folder, a sweep, NormLIME weights (issue 17) --------------------------------
+# -- dataset-scale jobs: a folder, a sweep, NormLIME weights ------------------------------------------
 __all__ += ["explain_folder", "evaluate_folder", "normlime_weights"]
 
 _JOB_DOC = """

@@ -1,7 +1,7 @@
 """Explain right after training: the top folder of a PaddleX 3 training output is accepted wherever a
 model is (its best model, with the training checkpoint for gradient methods).
 
-The folder is laid out as PaddleX 3 training leaves it (train_result.json, best_model/best_model.pdparams,
+The folder is laid out as PaddleX 3 training leaves it (train_results.json, as PaddleClas's update_train_results writes it, best_model/best_model.pdparams,
 best_model/inference/ with inference.yml); the network is a real, random-init PaddleClas architecture
 exported with paddle.jit.save, because a real PaddleX training needs the PaddleClas repository, which
 PaddleX downloads (not possible offline)."""
@@ -69,11 +69,16 @@ def test_training_output_folder_is_its_best_model(output, tmp_path):
     assert np.abs(exp.attribution).sum() > 0 and (tmp_path / "chelsea_smoothgrad.png").is_file()
 
 
-def test_train_result_json_names_the_best_model(output, tmp_path):
+def test_train_results_json_names_the_best_model(output, tmp_path):
     root, photo = output
-    (root / "train_result.json").write_text(json.dumps(
-        {"done_flag": True, "models": {"best": {"inference_config": "epoch_2/inference/inference.yml",
-                                                "pdparams": "epoch_2/epoch_2.pdparams"}}}))
+    # the layout of PaddleClas's update_train_results (ppcls/utils/save_result.py), best = epoch_2 here
+    (root / "train_results.json").write_text(json.dumps(
+        {"model_name": "ResNet18", "label_dict": "", "train_log": "train.log", "visualdl_log": "",
+         "config": "config.yaml", "done_flag": True,
+         "models": {"last_1": {}, "best": {"score": 0.9, "pdparams": "epoch_2/epoch_2.pdparams",
+                                           "inference_config": "epoch_2/inference/inference.yml",
+                                           "pdmodel": "epoch_2/inference/inference.pdmodel",
+                                           "pdiparams": "epoch_2/inference/inference.pdiparams"}}}))
     try:
         chosen = as_classifier(str(root))
         epoch2 = as_classifier(str(root / "epoch_2" / "inference"))
@@ -82,7 +87,7 @@ def test_train_result_json_names_the_best_model(output, tmp_path):
         np.testing.assert_allclose(chosen.predict_proba(image), epoch2.predict_proba(image), atol=1e-6)
         assert chosen.predict_proba(image).argmax() == 2 and best_model.predict_proba(image).argmax() == 0
     finally:
-        (root / "train_result.json").unlink()
+        (root / "train_results.json").unlink()
 
 
 def test_a_folder_without_a_model_is_still_refused(tmp_path):

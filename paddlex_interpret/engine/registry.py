@@ -117,7 +117,7 @@ METHODS = {spec.name: spec for spec in (
           "html", False, "Generic Attention (Chefer 2021) on an ERNIE/BERT text classifier"),
     _spec("bidirectional_text", "transformer.bidirectional:BidirectionalText", "text", "attention", "html", False,
           "Bidirectional (BT) on an ERNIE/BERT text classifier, head or token mode"),
-    # -- text: gradients on token embeddings, occlusion (issue 14) --
+    # -- text: gradients on token embeddings, occlusion --
     _spec("intgrad_text", "gradients.text_integrated_gradients:TextIntegratedGradients", "text", "gradients", "html",
           False, "Text Integrated Gradients: (embeddings - baseline) x the gradient averaged along the path", "signed"),
     _spec("smoothgrad_text", "gradients.text_smoothgrad:TextSmoothGrad", "text", "gradients", "html", False,

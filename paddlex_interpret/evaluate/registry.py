@@ -25,7 +25,7 @@ METRICS: Dict[str, str] = {
     "point_game_segmentation": "point_game:PointGameSegmentation",
     "model_randomization": "sanity:ModelParameterRandomization",
     "data_randomization": "sanity:DataRandomizationCheck",
-    # text explanations (issue 14)
+    # text explanations
     "text_deletion": "text_deletion_insertion:TextDeletion",
     "text_insertion": "text_deletion_insertion:TextInsertion",
     "comprehensiveness": "eraser:Comprehensiveness",

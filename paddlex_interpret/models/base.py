@@ -246,7 +246,7 @@ class BaseTextClassifier(LabelledModel):
         """Class probabilities ``(N, num_classes)`` of token-id sequences (without special tokens)."""
         raise NotImplementedError
 
-    # -- what gradient methods on token embeddings need (issue 14) ------------------------------------
+    # -- what gradient methods on token embeddings need ------------------------------------------
     mask_token_id: Optional[int] = None
 
     def build_input(self, ids):

@@ -138,8 +138,9 @@ def from_paddlex3_model(model, **overrides) -> StaticClassifier:
 def training_output_model_dir(path):
     """The exported best model inside a PaddleX 3 training output folder, or None.
 
-    PaddleX 3 training writes ``train_result.json`` (its ``models.best.inference_config`` names
-    the exported model's ``inference.yml``, relative to the folder), ``best_model/best_model.pdparams``
+    PaddleX 3 training (PaddleClas's ``update_train_results``) writes ``train_results.json`` (its
+    ``models.best.inference_config`` names the exported model's ``inference.yml``, relative to the
+    folder, e.g. ``best_model/inference/inference.yml``), ``best_model/best_model.pdparams``
     and ``best_model/inference/``. The file is read when present; otherwise
     ``best_model/inference`` is used if it holds an ``inference.yml``."""
     import json
@@ -150,7 +151,7 @@ def training_output_model_dir(path):
     except TypeError:
         return None
     candidates = []
-    result_file = os.path.join(path, "train_result.json")
+    result_file = os.path.join(path, "train_results.json")
     if os.path.isfile(result_file):
         try:
             with open(result_file, encoding="utf-8") as f:
