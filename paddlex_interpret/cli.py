@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     methods = "\n".join(f"  {s.name:<11} {s.summary}" for s in available())
     parser = argparse.ArgumentParser(
         prog="paddlex-interpret",
-        description="Explain the predictions of PaddlePaddle image classifiers.",
+        description="Explain the predictions of PaddlePaddle image and text classifiers.",
         epilog=f"methods (paddlex-interpret explain METHOD IMAGE ...):\n{methods}\n\n"
                "Run 'paddlex-interpret COMMAND --help' for a command's options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
