@@ -97,7 +97,7 @@ def network_of(classifier):
     dygraph twin of an exported model), or an AttentionUnavailableError saying how to get one."""
     import paddle
 
-    from .base import GradientsUnavailableError
+    from ._common import GradientsUnavailableError
 
     reason = classifier.gradients_unavailable() if hasattr(classifier, "gradients_unavailable") else None
     if reason:

@@ -9,6 +9,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..data import ImagePreprocess, ImageSource, load_image
+from ._common import GradientsUnavailableError, eval_mode, first_output
 
 __all__ = ["prediction_session", "LabelledModel", "Classifier", "BaseTextClassifier", "ScoringClassifier", "LabelCountError", "GradientsUnavailableError",
            "softmax", "eval_mode", "first_output", "input_space_ok", "check_overrides", "check_label_count", "check_class_index"]
@@ -22,10 +23,6 @@ class LabelCountError(TypeError, ValueError):
     A ``TypeError`` (the pair model/labels does not fit together) and a ``ValueError`` (a bad
     ``labels`` value), so either ``except`` clause catches it.
     """
-
-
-class GradientsUnavailableError(TypeError):
-    """The model is black-box (e.g. an exported static model); the method needs gradients or layers."""
 
 
 def check_label_count(labels: Optional[Sequence[str]], count: Optional[int], source: str = "labels",
@@ -45,33 +42,6 @@ def check_class_index(class_index, num_classes: int, argument: str = "target") -
             f"classes (valid: 0..{num_classes - 1})"
         )
     return int(class_index)
-
-
-@contextlib.contextmanager
-def eval_mode(layer):
-    """Put a ``paddle.nn.Layer`` in eval mode and restore every sublayer's own train/eval flag on exit."""
-    saved = [(sub, sub.training) for sub in layer.sublayers(include_self=True)]
-    layer.eval()
-    try:
-        yield layer
-    finally:
-        for sub, training in saved:
-            sub.training = training
-
-
-def first_output(out):
-    """The class scores of a model's output: a tensor as is; a dict's ``'logits'``/``'output'``/``'out'``
-    entry (else its first value); an output object's ``.logits``; a tuple's or list's first item."""
-    if isinstance(out, dict):
-        for key in ("logits", "output", "out"):
-            if key in out:
-                return out[key]
-        return next(iter(out.values()))
-    if getattr(out, "logits", None) is not None:
-        return out.logits
-    if isinstance(out, (list, tuple)):
-        return out[0]
-    return out
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

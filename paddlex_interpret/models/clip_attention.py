@@ -19,7 +19,7 @@ import numpy as np
 from ._nlp_attention import dense_gradients, need_weights_flags, release
 from .attention import AttentionUnavailableError, TokenLayout
 from .layer_norm import exact_layer_norm_hooks
-from .base import eval_mode
+from ._common import eval_mode
 
 __all__ = ["ClipAttention", "clip_attention_model_of"]
 

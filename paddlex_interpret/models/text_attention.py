@@ -22,7 +22,7 @@ import numpy as np
 from ._nlp_attention import dense_gradients, need_weights_flags, release
 from .attention import AttentionUnavailableError
 from .layer_norm import exact_layer_norm_hooks
-from .base import eval_mode, first_output
+from ._common import eval_mode, first_output
 
 __all__ = ["TextAttention", "text_attention_model_of"]
 
