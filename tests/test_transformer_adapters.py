@@ -203,3 +203,67 @@ def test_a_twin_without_attention_is_refused_with_what_applies(files, photo):
                                paddle.nn.Flatten())
     with pytest.raises(AttentionUnavailableError, match=r"Sequential has no ViT-style attention.*intgrad"):
         interpret.generic_attention(str(photo), as_classifier(str(model_dir), network=cnn), save_dir=None)
+
+
+def _training_output(root, net, size, ops, program=None):
+    """A PaddleX 3 training output (best_model/best_model.pdparams + best_model/inference/) of ``net``,
+    exported at ``size`` (or the given ``program`` Layer exported with a dynamic input size instead)."""
+    best = root / "best_model"
+    if program is None:
+        _export(net, best / "inference", size)
+    else:
+        (best / "inference").mkdir(parents=True)
+        paddle.jit.save(program, str(best / "inference" / "inference"),
+                        input_spec=[paddle.static.InputSpec([None, 3, None, None], "float32", "x")])
+    (best / "inference" / "inference.yml").write_text(yaml.safe_dump(
+        {"Global": {"model_name": ARCH}, "PreProcess": {"transform_ops": ops},
+         "PostProcess": {"Topk": {"topk": 1, "label_list": LABELS}}}))
+    paddle.save(net.state_dict(), str(best / "best_model.pdparams"))
+    return best
+
+
+def test_a_model_exported_at_another_size_gets_its_twin(files, bare, tmp_path, photo):
+    """DeiT_tiny_patch16_224 trained and exported at 64x64 (position embeddings for a 4x4 grid) as a PaddleX
+    training output: inference.yml records no img_size, so the twin is rebuilt with the CropImage size of its
+    preprocessing (checked against the exported program's input shape) and explains the model as the network
+    itself does. (Built at its default 224 the checkpoint does not fit: that was the error before.)"""
+    from paddlex_interpret.models.paddlex3 import _program_input_size
+
+    net = files[0]
+    best = _training_output(tmp_path / "output", net, SIZE, OPS)
+    assert _program_input_size(str(best / "inference")) == (SIZE, SIZE)
+    clf = as_classifier(str(tmp_path / "output"))
+    assert isinstance(clf, StaticClassifier) and clf.gradients_unavailable() is None
+    twin = attention_model(clf).network
+    assert twin is not net and tuple(twin.patch_embed.img_size) == (SIZE, SIZE)
+    for name in ("rollout", "generic_attention"):
+        ours = getattr(interpret, name)(str(photo), clf, save_dir=None, target=1)
+        reference = getattr(interpret, name)(str(photo), bare, save_dir=None, target=1)
+        assert ours.extras["token_map"].shape == (SIZE // 16, SIZE // 16)
+        np.testing.assert_allclose(ours.attribution, reference.attribution, rtol=1e-5,
+                                   atol=1e-6 * float(np.abs(reference.attribution).max()), err_msg=name)
+
+
+def test_an_underivable_or_contradicted_size_names_network(files, tmp_path, photo):
+    """No size to rebuild with (the preprocessing keeps the resized image whole and the program takes any size),
+    or a preprocessing that contradicts the exported program: weights= raises, a found best_model.pdparams
+    warns and leaves no twin; both say to pass network=."""
+    from paddlex_interpret.models.paddlex3 import PaddleXModelError, _program_input_size
+
+    net = files[0]
+    whole = [{"ResizeImage": {"resize_short": SIZE}}, NORMALIZE, {"ToCHWImage": None}]
+    anysize = paddle.nn.Sequential(paddle.nn.Conv2D(3, len(LABELS), 3), paddle.nn.AdaptiveAvgPool2D(1),
+                                   paddle.nn.Flatten())
+    best = _training_output(tmp_path / "a", net, None, whole, program=anysize)
+    assert _program_input_size(str(best / "inference")) is None
+    with pytest.raises(PaddleXModelError, match=r"pos_embed.*cannot be derived.*network="):
+        as_classifier(str(best / "inference"), weights=str(best / "best_model.pdparams"))
+    with pytest.warns(UserWarning, match=r"not loaded.*cannot be derived.*network="):
+        clf = as_classifier(str(tmp_path / "a"))
+    assert clf.gradients_unavailable() is not None
+    with pytest.raises(GradientsUnavailableError, match="network="):
+        interpret.rollout(str(photo), clf, save_dir=None)
+    ops = [{"ResizeImage": {"resize_short": 56}}, {"CropImage": {"size": 48}}, NORMALIZE, {"ToCHWImage": None}]
+    best = _training_output(tmp_path / "b", net, SIZE, ops)
+    with pytest.raises(PaddleXModelError, match=r"feeds 48x48 images but the exported program takes 64x64.*network="):
+        as_classifier(str(best / "inference"), weights=str(best / "best_model.pdparams"))

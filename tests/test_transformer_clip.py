@@ -133,3 +133,70 @@ def test_free_function_writes_the_figure(trained, tmp_path):
                                                    texts=["a red patch", "a blue patch"], save_dir=tmp_path)
     assert explanation.target == int(colours[0]) and explanation.label_name == ["a red patch", "a blue patch"][colours[0]]
     assert (tmp_path / "image_generic_attention_clip.png").is_file()
+
+
+def _tokenizer(folder):
+    """A real PaddleNLP CLIPTokenizer (byte-level BPE) whose vocabulary is the tiny model's ids: 'red' -> RED,
+    'blue' -> BLUE, eight filler words -> FILLERS, <|startoftext|> -> BOS, <|endoftext|> -> EOS (also the pad)."""
+    import json
+
+    from paddlenlp.transformers import CLIPTokenizer
+
+    words = ["a", "the", "this", "one", "small", "patch", "square", "spot"]
+    vocab = {"!": PAD, "<|startoftext|>": BOS, "red</w>": RED, "blue</w>": BLUE, "<|endoftext|>": EOS}
+    vocab.update({w + "</w>": i for w, i in zip(words, FILLERS)})
+    merges = []
+    for word in ["red", "blue"] + words:  # merge the characters left to right into the whole word
+        parts = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(parts) > 1:
+            if (parts[0], parts[1]) not in merges:
+                merges.append((parts[0], parts[1]))
+            parts = [parts[0] + parts[1]] + parts[2:]
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+
+
+def test_explain_command_on_a_saved_clip(trained, tmp_path, capsys):
+    """`paddlex-interpret explain generic_attention_clip IMAGE --model DIR --text ... --text ...` on the
+    trained CLIP saved with save_pretrained (with a real CLIPTokenizer): the texts are tokenized as the
+    test's id rows, the matching caption is chosen, and the saved explanation is the free function's."""
+    from PIL import Image
+
+    from paddlex_interpret import interpret
+    from paddlex_interpret.cli import main
+    from paddlex_interpret.engine import load_explanation
+
+    model, _ = trained
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    tokenizer = _tokenizer(folder)
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    images, colours, cells = _images(2, np.random.default_rng(20))
+    captions = ["a red patch", "a blue patch"]
+    ids = [[BOS, FILLERS[0], RED, FILLERS[5], EOS], [BOS, FILLERS[0], BLUE, FILLERS[5], EOS]]
+    for k, (image, colour) in enumerate(zip(images, colours)):
+        path = tmp_path / f"marker{k}.png"
+        Image.fromarray(image).save(path)
+        out_dir = tmp_path / f"out{k}"
+        rc = main(["explain", "generic_attention_clip", str(path), "--model", str(folder), "--text", captions[0],
+                   "--text", captions[1], "--save-dir", str(out_dir), "--save-explanation"])
+        printed = capsys.readouterr().out
+        assert rc == 0, printed
+        assert f"text {colour} ('{captions[colour]}')" in printed
+        saved = load_explanation(out_dir / f"marker{k}_generic_attention_clip.npz")
+        assert (out_dir / f"marker{k}_generic_attention_clip.png").is_file()
+        assert saved.params["input_ids"] == ids[colour] and saved.target == colour
+        direct = interpret.generic_attention_clip(image, model, ids, save_dir=None)
+        np.testing.assert_allclose(saved.attribution, direct.attribution, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(saved.extras["text_relevance"], direct.extras["text_relevance"], rtol=1e-5,
+                                   atol=1e-7)
+    # a second target and a layer option are forwarded; a folder without a model is refused by name
+    rc = main(["explain", "generic_attention_clip", str(tmp_path / "marker0.png"), "--model", str(folder),
+               "--text", captions[0], "--text", captions[1], "--target", "1", "--start-layer-text", "1",
+               "--save-dir", str(tmp_path / "t1")])
+    assert rc == 0 and "text 1 ('a blue patch')" in capsys.readouterr().out
+    rc = main(["explain", "generic_attention_clip", str(tmp_path / "marker0.png"), "--model", str(tmp_path / "t1"),
+               "--text", "a red patch", "--save-dir", str(tmp_path / "t2")])
+    assert rc == 1 and "cannot load a PaddleNLP CLIPModel" in capsys.readouterr().err

@@ -34,34 +34,59 @@ def _tiny_vit(seed=0, **kw):
     return VisionTransformer(**args)
 
 
-def _marker_images(n, rng):
-    """Gray noise; classes 0/1 have one red/blue patch at a random cell (its index is returned), class 2 none."""
-    images = np.repeat(rng.integers(60, 196, (n, SIZE, SIZE, 1)), 3, axis=3).astype(np.uint8)
+def _marker_images(n, rng, graded=False):
+    """Gray noise; classes 0/1 have one red/blue patch at a random cell (its index is returned), class 2 none.
+
+    ``graded``: the patch is blended into the noise at an opacity drawn from U(0.2, 1), and a fourth
+    value is returned, soft training targets: a marker class's probability rises linearly with the
+    opacity (``0.9 * opacity + 0.1 / 3``, the rest spread evenly), class 2 ('no marker') is certain."""
+    images = np.repeat(rng.integers(60, 196, (n, SIZE, SIZE, 1)), 3, axis=3).astype(np.float64)
     labels, cells = rng.integers(0, 3, n), rng.integers(0, CELLS, n)
+    opacity = rng.uniform(0.2, 1.0, n) if graded else np.ones(n)
+    targets = np.zeros((n, 3), np.float32)
     side = SIZE // PATCH
     for i in range(n):
         r, c = divmod(int(cells[i]), side)
-        if labels[i] < 2:
-            images[i, r * PATCH:(r + 1) * PATCH, c * PATCH:(c + 1) * PATCH] = (220, 30, 30) if labels[i] == 0 \
-                else (30, 30, 220)
-    return images, labels, cells
+        if labels[i] == 2:
+            targets[i, 2] = 1.0
+            continue
+        patch = images[i, r * PATCH:(r + 1) * PATCH, c * PATCH:(c + 1) * PATCH]
+        colour = np.array((220, 30, 30) if labels[i] == 0 else (30, 30, 220), np.float64)
+        patch[:] = (1 - opacity[i]) * patch + opacity[i] * colour
+        spread = 1 - 0.9 * opacity[i]
+        targets[i] = spread / 3
+        targets[i, labels[i]] += 1 - spread
+    images = images.round().astype(np.uint8)
+    return (images, labels, cells, targets) if graded else (images, labels, cells)
 
 
 @pytest.fixture(scope="module")
 def trained():
     """A one-block PaddleClas VisionTransformer trained for a few seconds on marker images (seeded).
 
-    One block: the class token must read the marker patch directly. (With two blocks the marker is
-    first copied into every token and the last block's gradients point to it for one class only,
-    so a known answer holds for one-block models only.)"""
+    One block: the class token must read the marker patch directly. (With two blocks the first block
+    copies the marker into other tokens; measured with this recipe over training seeds 0-3: Rollout
+    and Generic Attention still 100%, but TAM, BT and ViT Grad-CAM, which weight by the last block's
+    gradient or read its input only, 46-100%.)
+
+    Graded evidence: trained on hard labels with full-opacity markers (this file's first recipe), the
+    model saturates and, for one of the two marker classes, its logit *falls* when the class token
+    attends more to the marker (measured: the gradient w.r.t. the marker's attention weight, minus
+    its attention-weighted mean over the row, was about -0.06 in both heads on each image checked),
+    so every gradient-weighted method missed that class (24-100% over seeds) while Rollout hit it.
+    The cause is the model, not the methods' rule. Trained on soft
+    targets that rise with the marker's opacity, each marker class's logit must grow with its own
+    evidence; the 'no marker' class keeps a class from being recognised by the absence of the other
+    marker (without it, Rollout too misses one class on some seeds)."""
     net = _tiny_vit(seed=0, depth=1, num_heads=2)
     rng = np.random.default_rng(0)
     clf = _classifier(net, SIZE)
-    opt = paddle.optimizer.Adam(learning_rate=3e-3, parameters=net.parameters())
+    opt = paddle.optimizer.Adam(learning_rate=2e-3, parameters=net.parameters())
     net.train()
-    for _ in range(60):
-        x, y, _ = _marker_images(64, rng)
-        loss = paddle.nn.functional.cross_entropy(net(paddle.to_tensor(clf.preprocess(x))), paddle.to_tensor(y))
+    for _ in range(100):
+        x, _, _, q = _marker_images(64, rng, graded=True)
+        loss = paddle.nn.functional.cross_entropy(net(paddle.to_tensor(clf.preprocess(x))), paddle.to_tensor(q),
+                                                  soft_label=True)
         loss.backward()
         opt.step()
         opt.clear_grad()
@@ -81,12 +106,9 @@ def test_pointing_game_on_a_trained_vit(trained, name, params):
     assert layout.grid == (4, 4) and maps.shape == (len(images), 4, 4)
     hits = (maps.reshape(len(images), -1).argmax(axis=1) == cells).mean()
     print(f"{name} {params}: pointing game {hits:.2f}")
-    # Chance is 1/16 = 6%. Rollout (no gradients) hits 100% on every training seed tried: require 80%
-    # (13x chance). The gradient-weighted methods hit the marker for one class and often rank it last
-    # for the other (the raw gradient w.r.t. a softmax row carries an offset shared by all tokens,
-    # which the rectification (.)^+ turns into a class-dependent sign): measured 24-100% over training
-    # seeds; require 25% (4x chance).
-    assert hits >= (0.8 if name == "rollout" else 0.25), f"{name} {params}: pointing game {hits:.2f}"
+    # Chance is 1/16 = 6%. Measured over training seeds 0-9 (this recipe and these images): Rollout 100%
+    # on every seed, Generic Attention, TAM and BT (head and token) 97-100%. Require 80% (13x chance).
+    assert hits >= 0.8, f"{name} {params}: pointing game {hits:.2f}"
 
 
 def test_captured_attention_is_the_softmax_of_the_captured_projections():
@@ -273,10 +295,12 @@ def test_vit_gradcam_reads_the_blocks_attention_input(trained):
     assert method(trained, block=-1).block == 0 and method(trained).params()["block"] == 0
     with pytest.raises(ValueError, match=r"block must be an int in -1..0"):
         method(trained, block=1)
-    # Known answer, measured (not asserted beyond this): it points to the marker for one class only
+    # Known answer. Measured over training seeds 0-9 on these 40 images: 86-100% on 8 seeds, 79% on one,
+    # 54% on one (one class missed there: Grad-CAM's channel weights are a mean over all patches). This
+    # fixture (seed 0): 100%. Require 80% (13x chance).
     hits = maps.reshape(len(maps), -1).argmax(axis=1) == cells[keep]
     print("vit_gradcam pointing game per class:", [round(float(hits[labels[keep] == c].mean()), 2) for c in (0, 1)])
-    assert hits.mean() >= 0.25  # 4x chance (1/16) over both classes; measured 0.5
+    assert hits.mean() >= 0.8
 
 
 def test_exported_model_with_its_dygraph_twin(tmp_path):

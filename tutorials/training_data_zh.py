@@ -2,7 +2,8 @@
 
 我们使用 scikit-learn 自带的真实 8x8 手写数字，故意把 20% 的标签改错，用 `paddle.Model.fit`
 训练一个小型 CNN，同时由回调记录每个训练批次，然后问：哪些样本看起来标错了？因为标签是我们自己
-改的，所以可以检验答案。最后比较全批量梯度下降、小批量 SGD 和伯努利掩码梯度下降。
+改的，所以可以检验答案。然后比较全批量梯度下降、小批量 SGD 和伯努利掩码梯度下降，最后用阈值样本为 AUM 校准一个阈值
+（再做一次带一个额外类别的简短训练）。
 
     python tutorials/training_data_zh.py              # 输出写入 ./out_training_data
     python tutorials/training_data_zh.py --save-dir my_folder --epochs 10
@@ -16,7 +17,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
 
 from paddlex_interpret import interpret
-from paddlex_interpret.engine.training_data import TrainingDynamicsCallback
+from paddlex_interpret.engine.training_data import TrainingDynamicsCallback, aum_threshold_samples
 
 parser = argparse.ArgumentParser(description="在含噪声的手写数字上进行训练数据解释")
 parser.add_argument("--save-dir", default="out_training_data")
@@ -87,3 +88,35 @@ noise = interpret.sgd_noise(fresh, x[:1200], digits.target[:1200], x[1200:], dig
 for regime, accuracy in noise.final("test_accuracy").items():
     print(f"{args.sgd_steps} 步后的测试准确率，{regime:<9}：{accuracy:.3f}")
 print(f"曲线：{noise.figure_path}")
+
+# 7. AUM 的校准阈值（“阈值样本”，Pleiss 等 2020）：再训练一次，随机取 1/11 的样本改标为第 11 个虚拟类别。
+#    它们只能靠死记硬背学会，所以它们的 AUM 展示了错误标签的样子；AUM 低于其第 99 百分位数的样本被标记。
+threshold = aum_threshold_samples(labels, num_classes=10, random_state=0)
+targets = threshold.labels  # 给定标签，阈值样本改为虚拟类别 10
+
+
+class WithThresholdSamples(paddle.io.Dataset):
+    def __getitem__(self, index):
+        return images[index][None], np.array([targets[index]], dtype="int64")
+
+    def __len__(self):
+        return len(images)
+
+
+paddle.seed(0)
+network11 = paddle.nn.Sequential(
+    paddle.nn.Conv2D(1, 16, 3, padding=1), paddle.nn.ReLU(), paddle.nn.MaxPool2D(2),
+    paddle.nn.Flatten(), paddle.nn.Linear(16 * 4 * 4, threshold.num_outputs))
+model11 = paddle.Model(network11)
+model11.prepare(paddle.optimizer.Momentum(learning_rate=0.05, momentum=0.9, parameters=network11.parameters()),
+                paddle.nn.CrossEntropyLoss())
+callback11 = TrainingDynamicsCallback(save_dir / "dynamics_aum", WithThresholdSamples(), batch_size=32,
+                                      labels=targets, resume=False)
+model11.fit(paddle.io.DataLoader(WithThresholdSamples(), batch_sampler=callback11.batch_sampler),
+            epochs=args.epochs, callbacks=[callback11], verbose=0)
+calibrated = interpret.find_label_errors(callback11, method="aum", threshold_samples=threshold)
+flagged = calibrated.flagged()
+judged = flipped[calibrated.sample_ids]  # 阈值样本本身不被评判
+print(f"AUM 阈值 {calibrated.params['threshold']:.3f}：{calibrated.num_samples} 个样本中标记了 {len(flagged)} 个，"
+      f"召回率 {flipped[flagged].sum() / judged.sum():.2f}（被改标签中被找出的比例），"
+      f"被标记样本中 {flipped[flagged].mean():.2f} 确实被改了标签")

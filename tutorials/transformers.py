@@ -33,16 +33,28 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def marker_images(n, rng):
-    """Gray noise; classes 0 and 1 get one coloured patch at a random cell, class 2 none."""
-    images = np.repeat(rng.integers(60, 196, (n, SIZE, SIZE, 1)), 3, axis=3).astype(np.uint8)
+def marker_images(n, rng, graded=False):
+    """Gray noise; classes 0 and 1 get one coloured patch at a random cell, class 2 none.
+
+    ``graded`` (for training): the patch is blended into the noise at an opacity drawn from U(0.2, 1),
+    and soft targets are returned too: a coloured class's probability rises linearly with the opacity,
+    so each class's logit grows with its own evidence (see docs/transformers.md)."""
+    images = np.repeat(rng.integers(60, 196, (n, SIZE, SIZE, 1)), 3, axis=3).astype(np.float64)
     labels, cells = rng.integers(0, 3, n), rng.integers(0, CELLS, n)
-    side = SIZE // PATCH
+    opacity = rng.uniform(0.2, 1.0, n) if graded else np.ones(n)
+    targets = np.zeros((n, 3), np.float32)
     for i in range(n):
-        if labels[i] in COLOURS:
-            r, c = divmod(int(cells[i]), side)
-            images[i, r * PATCH:(r + 1) * PATCH, c * PATCH:(c + 1) * PATCH] = COLOURS[int(labels[i])]
-    return images, labels, cells
+        if labels[i] not in COLOURS:
+            targets[i, 2] = 1.0
+            continue
+        r, c = divmod(int(cells[i]), SIZE // PATCH)
+        patch = images[i, r * PATCH:(r + 1) * PATCH, c * PATCH:(c + 1) * PATCH]
+        patch[:] = (1 - opacity[i]) * patch + opacity[i] * np.array(COLOURS[int(labels[i])], np.float64)
+        spread = 1 - 0.9 * opacity[i]
+        targets[i] = spread / 3
+        targets[i, labels[i]] += 1 - spread
+    images = images.round().astype(np.uint8)
+    return (images, labels, cells, targets) if graded else (images, labels, cells)
 
 
 def main(argv=None):
@@ -58,11 +70,12 @@ def main(argv=None):
                             mlp_ratio=2, qkv_bias=True)
     model = PaddleLayerClassifier(net, preprocess=ImagePreprocess(resize_short=None, crop_size=SIZE),
                                   labels=["red patch", "blue patch", "no patch"])
-    optimizer = paddle.optimizer.Adam(learning_rate=3e-3, parameters=net.parameters())
+    optimizer = paddle.optimizer.Adam(learning_rate=2e-3, parameters=net.parameters())
     net.train()
-    for _ in range(60):
-        x, y, _ = marker_images(64, rng)
-        loss = paddle.nn.functional.cross_entropy(net(paddle.to_tensor(model.preprocess(x))), paddle.to_tensor(y))
+    for _ in range(100):
+        x, _, _, q = marker_images(64, rng, graded=True)
+        loss = paddle.nn.functional.cross_entropy(net(paddle.to_tensor(model.preprocess(x))), paddle.to_tensor(q),
+                                                  soft_label=True)
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
@@ -99,8 +112,8 @@ def main(argv=None):
         per_class = [float(hits[labels[keep] == c].mean()) for c in COLOURS]
         label = name + (f" ({params['mode']})" if "mode" in params else "")
         print(f"  {label:<22} {hits.mean():.2f}   red {per_class[0]:.2f}  blue {per_class[1]:.2f}")
-    print("Rollout needs no gradient. The gradient-weighted methods can favour one class: see "
-          "docs/transformers.md.")
+    print("Rollout needs no gradient. Trained on hard labels with opaque patches, the gradient-weighted "
+          "methods can miss one class: see docs/transformers.md.")
 
 
 if __name__ == "__main__":

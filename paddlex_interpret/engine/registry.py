@@ -12,7 +12,9 @@ from typing import List, Optional
 
 __all__ = ["MethodSpec", "METHODS", "get_method", "available", "method_names", "EXPLAINS", "NEEDS", "FIGURES"]
 
-EXPLAINS = ("image", "text")
+#: what a method explains: an image, a text, or an image-text pair (a two-tower model such as CLIP:
+#: its free function takes the image, the model and the candidate texts)
+EXPLAINS = ("image", "text", "image_text")
 #: what a method needs from the model: class probabilities only, input gradients, named layers
 #: (hooks on feature maps; gradients too), or attention maps
 NEEDS = ("black_box", "gradients", "layers", "attention")
@@ -32,7 +34,7 @@ class MethodSpec:
         ``'module:Class'`` of the engine class, relative to ``paddlex_interpret.engine``.
     family : str
         The engine subpackage grouping related methods.
-    explains : {'image', 'text'}
+    explains : {'image', 'text', 'image_text'}
     needs : {'black_box', 'gradients', 'layers', 'attention'}
     figure : {'lime', 'normlime', 'pixel', 'html'}
     function : str
@@ -117,6 +119,9 @@ METHODS = {spec.name: spec for spec in (
           "html", False, "Generic Attention (Chefer 2021) on an ERNIE/BERT text classifier"),
     _spec("bidirectional_text", "transformer.bidirectional:BidirectionalText", "text", "attention", "html", False,
           "Bidirectional (BT) on an ERNIE/BERT text classifier, head or token mode"),
+    _spec("generic_attention_clip", "transformer.generic_attention_clip:GenericAttentionCLIP", "image_text",
+          "attention", "pixel", False,
+          "Generic Attention on a CLIP-style two-tower model: the image patches and text tokens behind one match"),
     # -- text: gradients on token embeddings, occlusion --
     _spec("intgrad_text", "gradients.text_integrated_gradients:TextIntegratedGradients", "text", "gradients", "html",
           False, "Text Integrated Gradients: (embeddings - baseline) x the gradient averaged along the path", "signed"),

@@ -17,7 +17,7 @@ _EXPECTED = (
     "a paddle.nn.Layer image classifier (PaddleClas architectures included), a paddlex.create_model(...) "
     "object, a PaddleX model directory, a (PaddleClas config.yaml, weights.pdparams) pair, an exported model "
     "path (paddle.jit.save output, with preprocess=...), a legacy PaddleX 1.x/2.x classifier, a paddle.Model, "
-    "or a paddlex_interpret Classifier"
+    "a PaddleClas Engine, or a paddlex_interpret Classifier"
 )
 
 
@@ -61,7 +61,7 @@ def as_classifier(model, **overrides) -> Classifier:
         ``paddlex.create_model(...)``; a path to a PaddleX model directory (``inference.yml``),
         a PaddleClas config YAML (weights via ``weights=``) or an exported model (needs
         ``preprocess=``); a tuple ``(paddleclas_config.yaml, weights.pdparams)``; a legacy PaddleX
-        1.x/2.x classifier object; a ``paddle.Model``.
+        1.x/2.x classifier object; a ``paddle.Model``; a PaddleClas ``Engine`` (after ``engine.train()``).
     **overrides
         Adapter arguments: ``preprocess`` (ImagePreprocess), ``labels``, ``output``
         ('auto'|'logits'|'probabilities'), ``runner`` (dygraph models: 'auto'|'dygraph'|'inference'),
@@ -97,6 +97,10 @@ def as_classifier(model, **overrides) -> Classifier:
 
     if is_paddle_model(model):
         return from_paddle_model(model, **overrides)
+    from .paddleclas import from_paddleclas_engine, is_paddleclas_engine
+
+    if is_paddleclas_engine(model):
+        return from_paddleclas_engine(model, **overrides)
     import paddle
 
     if isinstance(model, paddle.nn.Layer):

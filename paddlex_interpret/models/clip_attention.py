@@ -21,7 +21,7 @@ from .attention import AttentionUnavailableError, TokenLayout
 from .layer_norm import exact_layer_norm_hooks
 from ._common import eval_mode
 
-__all__ = ["ClipAttention", "clip_attention_model_of"]
+__all__ = ["ClipAttention", "clip_attention_model_of", "load_clip", "clip_input_ids"]
 
 
 class ClipAttention:
@@ -104,3 +104,41 @@ class ClipAttention:
 def clip_attention_model_of(model) -> ClipAttention:
     """The :class:`ClipAttention` of a CLIP-style model; errors say why not."""
     return ClipAttention(model)
+
+
+def load_clip(model_dir, tokenizer_dir=None):
+    """``(model, tokenizer)`` from folders written by PaddleNLP's ``save_pretrained``: a ``CLIPModel``
+    from ``model_dir`` (in eval mode) and its tokenizer (``AutoTokenizer``) from ``tokenizer_dir``
+    (default: the same folder). Nothing is downloaded. Needs paddlenlp (the ``paddlenlp`` extra)."""
+    import os
+
+    for name, path in (("model_dir", model_dir), ("tokenizer_dir", tokenizer_dir or model_dir)):
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"{name} {os.fspath(path)!r} is not a folder written by save_pretrained")
+    try:
+        from paddlenlp.transformers import AutoTokenizer, CLIPModel
+    except ImportError as exc:
+        raise ImportError(f"loading a CLIP model needs paddlenlp: pip install 'paddlex_interpret[paddlenlp]' ({exc})") \
+            from None
+    try:
+        model = CLIPModel.from_pretrained(os.fspath(model_dir))
+        tokenizer = AutoTokenizer.from_pretrained(os.fspath(tokenizer_dir or model_dir))
+    except Exception as exc:  # PaddleNLP raises many kinds for a folder without a model / tokenizer
+        raise ValueError(f"cannot load a PaddleNLP CLIPModel and its tokenizer from {os.fspath(model_dir)!r} "
+                         f"({type(exc).__name__}: {exc})") from exc
+    model.eval()
+    return model, tokenizer
+
+
+def clip_input_ids(tokenizer, texts: Sequence[str], model=None) -> list:
+    """The ``input_ids`` rows :func:`~paddlex_interpret.interpret.generic_attention_clip` takes for ``texts``:
+    tokenized with the start and end tokens, padded to one length (with the tokenizer's pad token),
+    truncated to the text tower's ``max_position_embeddings`` when ``model`` is given."""
+    if isinstance(texts, str) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise ValueError(f"texts must be a non-empty list of non-empty strings, got {texts!r}")
+    limit = getattr(getattr(getattr(model, "config", None), "text_config", None), "max_position_embeddings", None)
+    kwargs = {"truncation": True, "max_length": int(limit)} if limit else {}
+    rows = [list(map(int, r)) for r in tokenizer(list(texts), padding=True, **kwargs)["input_ids"]]
+    if len({len(r) for r in rows}) != 1:
+        raise ValueError("the tokenizer did not pad the texts to one length")
+    return rows

@@ -1,5 +1,6 @@
-"""PaddleClas models: an architecture instance from ``ppcls``, or a PaddleClas config YAML plus
-trained ``.pdparams`` (architecture, preprocessing and label names all from the config)."""
+"""PaddleClas models: an architecture instance from ``ppcls``, a PaddleClas config YAML plus
+trained ``.pdparams`` (architecture, preprocessing and label names all from the config), or a
+PaddleClas ``Engine`` after ``engine.train()`` (its network, Infer transforms and class-id map)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ from .base import check_overrides
 from .transform_config import preprocess_from_ops
 
 __all__ = ["is_paddleclas_network", "from_paddleclas_network", "from_paddleclas_config", "read_class_id_map",
+           "is_paddleclas_engine", "from_paddleclas_engine",
            "build_paddleclas_network", "PaddleClasConfigError"]
 
 _LAYER_OVERRIDES = ("labels", "output", "preprocess", "runner")
@@ -157,4 +159,72 @@ def from_paddleclas_config(config_path, weights=None, **overrides):
     if weights is None:
         warnings.warn(f"no weights given for {config_path!r}: {name} has random weights", stacklevel=2)
     network = build_paddleclas_network(name, class_num, weights, **arch)
+    return PaddleLayerClassifier(network, preprocess=preprocess, labels=labels, **overrides)
+
+
+# -- a PaddleClas Engine after engine.train() ------------------------------------------------------------
+def is_paddleclas_engine(obj) -> bool:
+    """True for a ``ppcls.engine.engine.Engine`` (PaddleClas's trainer, from a PaddleClas source
+    checkout: the pip wheel ``paddleclas`` ships no ``ppcls.engine``)."""
+    cls = type(obj)
+    module = cls.__module__ or ""
+    return (cls.__name__ == "Engine" and module.endswith("ppcls.engine.engine")
+            and hasattr(obj, "model") and hasattr(obj, "config"))
+
+
+def from_paddleclas_engine(engine, **overrides):
+    """Wrap a PaddleClas ``Engine`` (typically right after ``engine.train()``).
+
+    Parameters
+    ----------
+    engine : ppcls.engine.engine.Engine
+        A classification engine. Its network is ``engine.model`` (unwrapped from
+        ``paddle.DataParallel``; with ``EMA`` in the config the EMA copy
+        ``engine.model_ema.module`` is taken, as PaddleClas evaluates and saves it);
+        preprocessing comes from ``engine.config['Infer']['transforms']`` and the label names
+        from ``Infer.PostProcess.class_id_map_file`` (an absolute path, or relative to the cwd as
+        PaddleClas reads it).
+    **overrides
+        ``preprocess``, ``labels``, ``output``, ``runner`` (as for a ``paddle.nn.Layer``).
+
+    Notes
+    -----
+    The engine's network keeps its train/eval flags: every explanation runs it in eval mode and
+    restores them. Retrieval / distillation engines (dict outputs) are refused.
+    """
+    import warnings
+
+    import paddle
+
+    from .paddle_layer import PaddleLayerClassifier
+
+    check_overrides(overrides, _LAYER_OVERRIDES, "a PaddleClas Engine")
+    config = engine.config
+    eval_mode = (config.get("Global") or {}).get("eval_mode", "classification")
+    if getattr(engine, "is_rec", False) or eval_mode != "classification":
+        raise TypeError(f"the PaddleClas Engine is a {eval_mode!r} / recognition engine; only classification "
+                        "engines (Arch without Head, Global.eval_mode 'classification') can be explained")
+    network = engine.model
+    if getattr(engine, "ema", False) and getattr(engine, "model_ema", None) is not None:
+        network = engine.model_ema.module
+    if isinstance(network, paddle.DataParallel):
+        network = network._layers
+    if type(network).__name__ == "DistillationModel":
+        raise TypeError("the PaddleClas Engine trains a DistillationModel (dict outputs); wrap its student network "
+                        "(engine.model.model_list[i]) instead")
+    infer = config.get("Infer") or {}
+    preprocess = overrides.pop("preprocess", None)
+    if preprocess is None:
+        if not infer.get("transforms"):
+            raise PaddleClasConfigError("the Engine's config has no Infer.transforms; "
+                                        "give preprocess=ImagePreprocess(...)")
+        preprocess = preprocess_from_ops(infer.get("transforms"), source="Engine config Infer.transforms")
+    labels = overrides.pop("labels", None)
+    map_file = ((infer.get("PostProcess") or {}).get("class_id_map_file")) if labels is None else None
+    if map_file:
+        if os.path.isfile(map_file):
+            labels = read_class_id_map(map_file)
+        else:
+            warnings.warn(f"class_id_map_file {map_file!r} of the Engine's config not found; classes are shown as "
+                          "numbers", stacklevel=2)
     return PaddleLayerClassifier(network, preprocess=preprocess, labels=labels, **overrides)

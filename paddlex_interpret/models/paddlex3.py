@@ -83,7 +83,11 @@ def from_paddlex_model_dir(model_dir, **overrides) -> StaticClassifier:
     Black-box forwards run through Paddle Inference. Gradient and layer methods need the dygraph
     network: pass ``network=`` (a ``paddle.nn.Layer``) or ``weights=`` (a ``.pdparams`` for the
     PaddleClas architecture named by ``Global.model_name``); a ``best_model.pdparams`` that PaddleX
-    training left next to the directory is picked up when paddleclas is installed.
+    training left next to the directory is picked up when paddleclas is installed. An architecture
+    exported at another input size than its own (e.g. a ``*_224`` ViT trained at 384: its position
+    embeddings have another length) is rebuilt with ``img_size`` taken from the preprocessing (the
+    CropImage / ResizeImage size of ``inference.yml``), checked against the exported program's input
+    shape when the program fixes one; where it cannot be derived the error says to pass ``network=``.
 
     Parameters
     ----------
@@ -103,21 +107,84 @@ def from_paddlex_model_dir(model_dir, **overrides) -> StaticClassifier:
     explicit_weights = weights is not None
     weights = weights or (None if network is not None else _training_weights(model_dir))
     if network is None and weights is not None:
-        from .paddleclas import build_paddleclas_network
-
         name = (config.get("Global") or {}).get("model_name")
         try:
             if not name:
                 raise PaddleXModelError(f"{CONFIG_FILE} has no Global.model_name")
             if not labels:
                 raise PaddleXModelError("the class count is unknown (no PostProcess.Topk.label_list)")
-            network = build_paddleclas_network(name, len(labels), weights)
+            network = _build_twin(name, len(labels), weights, preprocess, model_dir)
         except Exception as exc:
             if explicit_weights:
                 raise
             warnings.warn(f"{weights} was found but not loaded ({exc}); gradient methods need network=...",
                           stacklevel=2)
     return StaticClassifier(model_dir, preprocess=preprocess, labels=labels, network=network, **overrides)
+
+
+def _fed_size(preprocess):
+    """``(height, width)`` the preprocessing feeds the network (its crop, or its fixed resize), or None."""
+    size = getattr(preprocess, "crop_size", None) or getattr(preprocess, "resize_to", None)
+    return (int(size[0]), int(size[1])) if size else None
+
+
+def _program_input_size(model_dir):
+    """``(height, width)`` of the exported program's image input when the program fixes it, else None.
+    Read from a PIR ``.json`` program (the format Paddle 3 / PaddleX 3 export): its one ``data`` op's
+    shape; a legacy ``.pdmodel``, a dynamic size or an unknown layout gives None."""
+    import json
+
+    from .inference_runner import find_static_model
+
+    try:
+        model_file, _ = find_static_model(model_dir)
+        if not model_file.endswith(".json"):
+            return None
+        with open(model_file, encoding="utf-8") as f:
+            program = json.load(f)
+        shapes = []
+        for region in program["program"]["regions"]:
+            for block in region["blocks"]:
+                for op in block["ops"]:
+                    if str(op.get("#", "")).endswith(".data"):
+                        shapes += [a["AT"]["D"] for a in op.get("A", []) if a.get("N") == "shape"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if len(shapes) != 1 or len(shapes[0]) != 4 or min(shapes[0][2:]) <= 0:
+        return None
+    return int(shapes[0][2]), int(shapes[0][3])
+
+
+def _build_twin(name, class_num, weights, preprocess, model_dir):
+    """The dygraph twin: PaddleClas ``name`` with ``weights``. An architecture built for one input size
+    (a ViT's position embeddings) exported at another is rebuilt with ``img_size`` = the size the
+    preprocessing of inference.yml feeds (its CropImage / ResizeImage size), checked against the
+    exported program's input shape where the program records one. The errors name ``network=``."""
+    from .paddleclas import PaddleClasConfigError, build_paddleclas_network
+
+    fed, program = _fed_size(preprocess), _program_input_size(model_dir)
+    if fed and program and fed != program:
+        raise PaddleXModelError(
+            f"{model_dir}: the preprocessing of {CONFIG_FILE} feeds {fed[0]}x{fed[1]} images but the exported "
+            f"program takes {program[0]}x{program[1]}; pass preprocess=ImagePreprocess(...) and network=...")
+    size, source = (fed, f"{CONFIG_FILE}'s preprocessing") if fed else (program, "the exported program")
+    try:
+        return build_paddleclas_network(name, class_num, weights)  # the architecture's own input size
+    except PaddleClasConfigError as exc:
+        first = exc
+    if size is None:
+        raise PaddleXModelError(
+            f"{first}; the input size the model was exported at cannot be derived ({CONFIG_FILE}'s preprocessing "
+            "has no CropImage / ResizeImage size and the program fixes none): build the network and pass network=...")
+    img_size = size[0] if size[0] == size[1] else size
+    try:
+        return build_paddleclas_network(name, class_num, weights, img_size=img_size)
+    except TypeError as exc:  # the architecture fixes its size (or takes none): the checkpoint is another model's
+        raise PaddleXModelError(f"{first}; {name} cannot be built with img_size={img_size!r} ({exc}): build the "
+                                "network and pass network=...") from None
+    except PaddleClasConfigError as exc:
+        raise PaddleXModelError(f"{first}; with img_size={img_size!r} (from {source}) too: "
+                                f"{exc}; build the network and pass network=...") from None
 
 
 def from_paddlex3_model(model, **overrides) -> StaticClassifier:

@@ -15,6 +15,10 @@ Three ways to feed it, all giving the same records for the same logits:
 * afterwards, from checkpoints: :func:`record_checkpoints` evaluates each checkpoint on the training
   set (checkpoint ``k`` plays the part of epoch ``k``).
 
+Data-parallel training (``paddle.distributed``): each process records its own shard into its own
+folder (:func:`rank_folder`; ``TrainingDynamicsCallback(..., distributed=True)`` does it), and
+:func:`merge_recordings` joins them afterwards. Processes never write to a shared folder.
+
 Interruptions: an epoch counts once it is completed (the next epoch starts, :meth:`end_epoch`,
 :meth:`close`, or leaving a ``with`` block normally). Reopening the folder keeps the completed
 epochs and drops the rows of an interrupted one (its chunk files stay on disk, unlisted, so
@@ -35,7 +39,7 @@ from ..._home import atomic_write
 from .._validation import check_positive_int
 
 __all__ = ["TrainingDynamicsRecorder", "TrainingDynamics", "TrainingDynamicsCallback", "RecordingBatchSampler",
-           "record_checkpoints", "load_dynamics"]
+           "record_checkpoints", "load_dynamics", "rank_folder", "merge_recordings"]
 
 _META = "meta.json"
 _FORMAT = "paddlex_interpret.training_dynamics"
@@ -475,22 +479,43 @@ class RecordingBatchSampler:
     drop_last : bool, default False
     seed : int, default 0
         The shuffling seed (epoch ``e`` uses ``seed + e``).
+    num_replicas : int, default 1
+        Data-parallel processes (``paddle.distributed`` world size). Every process builds the same
+        seeded permutation and takes every ``num_replicas``-th index from position ``rank``, as
+        ``paddle.io.DistributedBatchSampler`` does; the permutation is padded with its first
+        indices to a multiple of ``num_replicas`` so every process runs the same number of
+        steps (a padded sample is seen by two processes in that epoch;
+        :func:`merge_recordings` keeps one of its rows).
+    rank : int, default 0
+        This process's rank, ``0..num_replicas-1``.
     """
 
     def __init__(self, num_samples: int, batch_size: int, shuffle: bool = True, drop_last: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, num_replicas: int = 1, rank: int = 0):
         self.num_samples = check_positive_int(num_samples, "num_samples")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle, self.drop_last, self.seed = bool(shuffle), bool(drop_last), int(seed)
+        self.num_replicas = check_positive_int(num_replicas, "num_replicas")
+        self.rank = check_positive_int(rank, "rank", minimum=0)
+        if self.rank >= self.num_replicas:
+            raise ValueError(f"rank must be in 0..{self.num_replicas - 1} (num_replicas={self.num_replicas}), "
+                             f"got {self.rank}")
         self._epoch = 0
         self.handed_out: deque = deque()
+
+    @property
+    def _per_replica(self) -> int:
+        return -(-self.num_samples // self.num_replicas)
 
     def __iter__(self):
         order = np.arange(self.num_samples)
         if self.shuffle:
             order = np.random.default_rng(self.seed + self._epoch).permutation(self.num_samples)
         self._epoch += 1
-        for start in range(0, self.num_samples, self.batch_size):
+        if self.num_replicas > 1:
+            total = self._per_replica * self.num_replicas
+            order = np.concatenate([order, order[:total - self.num_samples]])[self.rank::self.num_replicas]
+        for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:
                 break
@@ -498,7 +523,7 @@ class RecordingBatchSampler:
             yield batch.tolist()
 
     def __len__(self):
-        full, rest = divmod(self.num_samples, self.batch_size)
+        full, rest = divmod(self._per_replica, self.batch_size)
         return full + (0 if self.drop_last or rest == 0 else 1)
 
 
@@ -538,24 +563,33 @@ class TrainingDynamicsCallback(_paddle_callback_base()):
     seed : int, default 0
         Seed of the sampler's shuffling.
     drop_last : bool, default False
+    distributed : bool, default False
+        Data-parallel training (``paddle.distributed``, one process per device): every process
+        records its own shard into ``rank_folder(folder)`` (``folder/rank_00000``...; rank and
+        world size from ``paddle.distributed.get_rank()`` / ``get_world_size()``), and its
+        :attr:`batch_sampler` takes that process's share of a common seeded permutation. After
+        training, :func:`merge_recordings` joins the rank folders into one recording (on one
+        process, once all have finished). With a recorder given, it is used as this rank's.
     **recorder_options
         ``num_classes``, ``chunk_rows``, ``store_logits``, ``resume`` for a new recorder.
     """
 
     def __init__(self, folder_or_recorder, dataset, batch_size: int, labels=None, shuffle: bool = True,
-                 seed: int = 0, drop_last: bool = False, **recorder_options):
+                 seed: int = 0, drop_last: bool = False, distributed: bool = False, **recorder_options):
         super().__init__()
+        rank, world_size = (_distributed_rank() if distributed else (0, 1))
         if isinstance(folder_or_recorder, TrainingDynamicsRecorder):
             if recorder_options:
                 raise TypeError(f"recorder options {sorted(recorder_options)} cannot apply to an existing recorder")
             self.recorder = folder_or_recorder
         else:
-            self.recorder = TrainingDynamicsRecorder(folder_or_recorder, **recorder_options)
+            folder = rank_folder(folder_or_recorder, rank) if distributed else folder_or_recorder
+            self.recorder = TrainingDynamicsRecorder(folder, **recorder_options)
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError("dataset must be a map-style dataset (with __len__ and __getitem__)")
         self.dataset = dataset
         self.batch_sampler = RecordingBatchSampler(len(dataset), batch_size, shuffle=shuffle, drop_last=drop_last,
-                                                   seed=seed)
+                                                   seed=seed, num_replicas=world_size, rank=rank)
         if labels is not None:
             labels = np.asarray(labels).reshape(-1)
             if len(labels) != len(dataset):
@@ -628,6 +662,110 @@ class TrainingDynamicsCallback(_paddle_callback_base()):
 
     def on_epoch_end(self, epoch, logs=None):
         self.recorder.end_epoch()
+
+
+# -- data-parallel training ------------------------------------------------------------------------
+def _distributed_rank():
+    import paddle.distributed as dist
+
+    return int(dist.get_rank()), int(dist.get_world_size())
+
+
+def rank_folder(folder, rank: Optional[int] = None) -> Path:
+    """The recording folder of one data-parallel process: ``folder/rank_<rank:05d>``.
+
+    Parameters
+    ----------
+    folder : path
+        The common recording folder.
+    rank : int or None, default None
+        None = ``paddle.distributed.get_rank()``.
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a folder path (str or os.PathLike), got {type(folder).__name__}")
+    rank = _distributed_rank()[0] if rank is None else check_positive_int(rank, "rank", minimum=0)
+    return Path(folder) / f"rank_{rank:05d}"
+
+
+def merge_recordings(sources, folder) -> "TrainingDynamicsRecorder":
+    """Join the recordings of data-parallel processes (each saw its own shard) into one.
+
+    Parameters
+    ----------
+    sources : path or sequence of paths
+        The per-rank recording folders, or the common folder holding ``rank_*`` folders
+        (:func:`rank_folder`). Listed order decides which row is kept when a sample was seen by
+        two processes in one epoch (the sampler's padding): the first.
+    folder : path
+        A new folder for the merged recording (must not hold a recording yet).
+
+    Returns
+    -------
+    TrainingDynamicsRecorder
+        The merged recording, closed; read it with ``.dynamics()`` or pass ``folder`` to any
+        method.
+
+    Notes
+    -----
+    Only epochs completed by every process are merged (a rank interrupted earlier limits the
+    result; the others' later epochs are left out). Rows are copied chunk by chunk, each new chunk
+    written atomically and ``meta.json`` last, so memory stays at one chunk plus one set of
+    sample ids per epoch.
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        base = Path(sources)
+        sources = sorted(p for p in base.glob("rank_*") if (p / _META).is_file()) if base.is_dir() else []
+        if not sources:
+            raise FileNotFoundError(f"no rank_* recordings in '{base}'")
+    sources = [Path(s) for s in sources]
+    if not sources:
+        raise ValueError("sources is empty; give the per-rank recording folders")
+    metas = []
+    for src in sources:
+        if not (src / _META).is_file():
+            raise FileNotFoundError(f"no training-dynamics recording in '{src}' (no {_META})")
+        metas.append(_read_meta(src))
+    classes = {m["num_classes"] for m in metas}
+    logits = {bool(m["store_logits"]) for m in metas}
+    if len(classes) != 1 or len(logits) != 1:
+        raise ValueError(f"the recordings differ in num_classes {sorted(map(str, classes))} or store_logits "
+                         f"{sorted(logits)}; they are not ranks of one training")
+    target_folder = Path(folder).resolve()
+    if any(target_folder == src.resolve() or target_folder in src.resolve().parents for src in sources):
+        raise ValueError(f"folder '{folder}' is (or holds) one of the sources; merge into a new folder")
+    epochs = sorted(set.intersection(*(set(m["completed_epochs"]) for m in metas)))
+    if not epochs:
+        raise ValueError("no epoch is completed in every recording")
+    out = TrainingDynamicsRecorder(folder, num_classes=metas[0]["num_classes"], store_logits=metas[0]["store_logits"],
+                                   resume=False)
+    chunks = []
+    for epoch in epochs:
+        seen = np.zeros(0, np.int64)
+        for src, meta in zip(sources, metas):
+            for name in meta["chunks"]:
+                with np.load(src / name, allow_pickle=False) as d:
+                    arrays = {k: d[k] for k in d.files}
+                keep = arrays["epoch"] == epoch
+                ids = arrays["sample_id"][keep]
+                _, first = np.unique(ids, return_index=True)
+                fresh = np.zeros(len(ids), bool)
+                fresh[first] = True
+                fresh &= ~np.isin(ids, seen)
+                if not fresh.any():
+                    continue
+                rows = {k: v[keep][fresh] for k, v in arrays.items()}
+                seen = np.union1d(seen, rows["sample_id"])
+                target = f"chunk_{out._next_chunk:06d}.npz"
+                with atomic_write(out.folder / target) as tmp:
+                    with open(tmp, "wb") as f:
+                        np.savez(f, **rows)
+                out._next_chunk += 1
+                chunks.append(target)
+    out._chunks, out._completed = chunks, [int(e) for e in epochs]
+    out._explicit = True
+    out._write_meta()
+    out._closed = True
+    return out
 
 
 # -- checkpoint mode ---------------------------------------------------------------------------------

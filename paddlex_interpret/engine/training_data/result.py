@@ -67,6 +67,15 @@ class TrainingDataResult:
         """The ``k`` most suspicious sample ids."""
         return self.sample_ids[self.ranking()[:check_positive_int(k, "k")]]
 
+    def flagged(self) -> np.ndarray:
+        """Sample ids over a calibrated cut-off (score ``flagged``, e.g. AUM with threshold samples),
+        most suspicious first."""
+        if "flagged" not in self.scores:
+            raise ValueError(f"this {self.method} result has no cut-off (no 'flagged' score); AUM with threshold "
+                             "samples (aum_with_threshold / find_label_errors(threshold_samples=...)) has one")
+        order = self.ranking()
+        return self.sample_ids[order][np.asarray(self.scores["flagged"])[order] > 0]
+
     def score_of(self, name: str) -> np.ndarray:
         if name not in self.scores:
             raise KeyError(f"no score {name!r} in this {self.method} result; scores: {sorted(self.scores)}")

@@ -29,8 +29,9 @@ class TAM(AttentionMapMethod):
     steps : int, default 20
         Points of the integrated gradient.
     gradient_of : {'logit', 'probability', 'loss'}, default 'logit'
-        InterpretDL uses 'probability' for images; its gradients vanish on a confident model (measured:
-        the pointing game of a trained one-block ViT fell from 100% with 'logit' to 56%).
+        InterpretDL uses 'probability' for images; its gradients vanish on a confident model (a
+        probability near 1 is flat). On the known-answer ViT of the tests (mean top probability 0.7)
+        both give a 100% pointing game.
     batch_size : int, default 16
         Scaled inputs per forward/backward; does not change results.
     progress : bool, default False

@@ -18,8 +18,10 @@ class TokenGradCAM(AttentionMapMethod):
     mean over patches of ``d objective / d T_d``; no model surgery, no reshape hook.
 
     The default is the last block: its own output reaches the class only through the class token, so
-    patch tokens after it have zero gradient. On the one-block ViT of the tests the map points to the
-    decisive patch for one class and not the other (see docs/transformers.md).
+    patch tokens after it have zero gradient. On the one-block known-answer ViT of the tests the
+    map's maximum is on the decisive patch for 86-100% of the images on 8 of 10 training seeds
+    (54% and 79% on the other two: the channel weights are a mean over all patches; see
+    docs/transformers.md).
 
     Cost: one forward and one backward per image.
 

@@ -1,4 +1,4 @@
 """Network definitions ported to Paddle."""
-from .efficientnet_lite import EfficientNetLite0
+from .efficientnet_lite import LITE_VARIANTS, EfficientNetLite, EfficientNetLite0
 
-__all__ = ["EfficientNetLite0"]
+__all__ = ["EfficientNetLite", "EfficientNetLite0", "LITE_VARIANTS"]
