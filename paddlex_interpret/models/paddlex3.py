@@ -65,6 +65,31 @@ def _training_weights(model_dir):
     return None
 
 
+def _training_arch_name(model_dir, model_name):
+    """PaddleClas's architecture name for a model PaddleX 3 trained, or None.
+
+    PaddleX writes its own model name into ``inference.yml`` (``Global.model_name: PP-LCNet_x0_25``)
+    while PaddleClas calls the architecture ``PPLCNet_x0_25``. A training output folder keeps the
+    PaddleClas config it trained with, ``config.yaml``, two levels above ``best_model/inference``
+    (also above ``epoch_N/inference`` and ``latest/inference``); its ``Arch.name`` is used when its
+    ``Global.pdx_model_name`` is ``model_name`` (so an unrelated ``config.yaml`` is never read as one)."""
+    import yaml
+
+    if not model_name:
+        return None
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(model_dir))), "config.yaml")
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        return None
+    sections = [config.get(k) if isinstance(config, dict) else None for k in ("Global", "Arch")]
+    if not all(isinstance(x, dict) for x in sections) or sections[0].get("pdx_model_name") != model_name:
+        return None
+    arch = sections[1].get("name")
+    return arch if isinstance(arch, str) and arch else None
+
+
 def _check_pipeline(config: dict, model_dir):
     ops = (config.get("PreProcess") or {}).get("transform_ops")
     if not ops:
@@ -83,7 +108,9 @@ def from_paddlex_model_dir(model_dir, **overrides) -> StaticClassifier:
     Black-box forwards run through Paddle Inference. Gradient and layer methods need the dygraph
     network: pass ``network=`` (a ``paddle.nn.Layer``) or ``weights=`` (a ``.pdparams`` for the
     PaddleClas architecture named by ``Global.model_name``); a ``best_model.pdparams`` that PaddleX
-    training left next to the directory is picked up when paddleclas is installed. An architecture
+    training left next to the directory is picked up when paddleclas is installed. ``Global.model_name``
+    is PaddleX's name (``PP-LCNet_x0_25``); inside a training output folder the PaddleClas name
+    (``PPLCNet_x0_25``) is read from its ``config.yaml`` (see :func:`_training_arch_name`). An architecture
     exported at another input size than its own (e.g. a ``*_224`` ViT trained at 384: its position
     embeddings have another length) is rebuilt with ``img_size`` taken from the preprocessing (the
     CropImage / ResizeImage size of ``inference.yml``), checked against the exported program's input
@@ -108,6 +135,7 @@ def from_paddlex_model_dir(model_dir, **overrides) -> StaticClassifier:
     weights = weights or (None if network is not None else _training_weights(model_dir))
     if network is None and weights is not None:
         name = (config.get("Global") or {}).get("model_name")
+        name = _training_arch_name(model_dir, name) or name
         try:
             if not name:
                 raise PaddleXModelError(f"{CONFIG_FILE} has no Global.model_name")
