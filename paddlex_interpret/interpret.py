@@ -163,7 +163,7 @@ def lime(
     target: Union[None, int, Sequence[int]] = None,
     top_k: int = 1,
     max_samples: int = 3000,
-    stability_target: float = 0.95,
+    stability_target: float = 0.9,
     stability_top_k: int = 5,
     hide_color: Union[int, float, Sequence[float], str] = 0,
     segmentation: Union[str, Callable] = "quickshift",
@@ -187,8 +187,9 @@ def lime(
         The user's model (see :func:`paddlex_interpret.models.as_classifier`).
     num_samples : int or 'auto', default 3000
         Perturbed samples (>= 2; about 10 per superpixel is a reasonable minimum). 'auto' adds
-        samples in rounds until the ``stability_top_k`` most important superpixels are the same in
-        ``stability_target`` of the bootstrap refits, at most ``max_samples`` (see
+        samples in rounds until the ``stability_top_k`` most important superpixels are stable (a
+        bootstrap refit keeps, on average, at least ``stability_target`` of them in its own top
+        ``stability_top_k``), at most ``max_samples`` (see
         :class:`~paddlex_interpret.engine.LimeImage`); the figure is then ``<name>_lime_auto.png``
         and ``explanation.params['samples_used']`` says how many were needed.
     batch_size : int, default 50
@@ -200,7 +201,7 @@ def lime(
     target : int or list of int, optional
         Class(es) to explain; default: the ``top_k`` most probable classes.
     top_k : int, default 1
-    max_samples, stability_target, stability_top_k : int, float, int; default 3000, 0.95, 5
+    max_samples, stability_target, stability_top_k : int, float, int; default 3000, 0.9, 5
         ``num_samples='auto'`` only.
     hide_color : number, (r, g, b) or 'mean', default 0
         Fill of hidden superpixels (PaddleX: black; InterpretDL: 'mean').

@@ -165,3 +165,27 @@ def test_the_weights_are_checked_once_per_prediction_session(monkeypatch):
         got = fast.predict_proba(_images(), batch_size=3)
     slow = PaddleLayerClassifier(net, preprocess=PRE32, runner="dygraph")
     np.testing.assert_allclose(got, slow.predict_proba(_images()), atol=1e-5)
+
+
+def test_the_runner_device_is_checked_and_the_gpu_path_needs_cuda(tmp_path):
+    """device='cpu' runs; a bad device names what is valid; 'gpu' on a CPU-only Paddle says so (on a CUDA
+    build the same call takes Paddle Inference's GPU path: not exercised here, no GPU in CI)."""
+    from paddlex_interpret.models.inference_runner import InferenceRunner, StaticModelError, gpu_index
+
+    paddle.seed(0)
+    net = SmallCNN()
+    net.eval()
+    x = PRE32(_images(2))
+    runner = InferenceRunner.from_layer(net, x, device="cpu")
+    assert runner.device == "cpu"
+    with paddle.no_grad():
+        np.testing.assert_allclose(runner(x), net(paddle.to_tensor(x)).numpy(), rtol=1e-4, atol=1e-5)
+    assert gpu_index("CPU") is None
+    for bad in ("tpu", "gpu:x", "gpu:-1"):
+        with pytest.raises(ValueError, match="device must be 'cpu', 'gpu' or 'gpu:N'"):
+            gpu_index(bad)
+    if paddle.is_compiled_with_cuda():
+        assert gpu_index("gpu:1") == 1 and gpu_index("gpu") == 0
+    else:
+        with pytest.raises(StaticModelError, match="needs a CUDA build of Paddle"):
+            InferenceRunner.from_layer(net, x, device="gpu:0")

@@ -148,6 +148,23 @@ def find_static_model(path: str) -> Tuple[str, str]:
     )
 
 
+def gpu_index(device) -> Optional[int]:
+    """None for ``'cpu'``, the card index for ``'gpu'`` / ``'gpu:N'``; errors name what is valid and
+    say when this Paddle has no CUDA."""
+    import paddle
+
+    text = str(device).strip().lower()
+    if text == "cpu":
+        return None
+    head, _, index = text.partition(":")
+    if head != "gpu" or (index and not index.isdigit()):
+        raise ValueError(f"device must be 'cpu', 'gpu' or 'gpu:N', got {device!r}")
+    if not paddle.is_compiled_with_cuda():
+        raise StaticModelError(f"device={device!r} needs a CUDA build of Paddle (paddlepaddle-gpu); this Paddle "
+                               "is CPU-only: use device='cpu'")
+    return int(index or 0)
+
+
 class InferenceRunner:
     """A Paddle Inference predictor on one float32 input and the first output.
 
@@ -159,18 +176,27 @@ class InferenceRunner:
         CPU math threads; default: the number of CPUs.
     use_mkldnn : bool, default True
         Use oneDNN kernels on CPU (several times faster than dygraph for conv nets).
+    device : str, default 'cpu'
+        ``'cpu'``, or ``'gpu'`` / ``'gpu:N'`` for Paddle Inference's GPU path on card N (needs a
+        CUDA build of Paddle; inputs and outputs still travel as numpy arrays).
     """
 
-    def __init__(self, model_file: str, params_file: str, threads: Optional[int] = None, use_mkldnn: bool = True):
+    def __init__(self, model_file: str, params_file: str, threads: Optional[int] = None, use_mkldnn: bool = True,
+                 device: str = "cpu"):
         import paddle.inference as pinf
 
+        gpu = gpu_index(device)
         for name, f in (("model_file", model_file), ("params_file", params_file)):
             if not os.path.isfile(f):
                 raise StaticModelError(f"{name} {f!r} does not exist")
         config = pinf.Config(model_file, params_file)
-        config.disable_gpu()
-        if use_mkldnn:
-            config.enable_mkldnn()
+        if gpu is None:
+            config.disable_gpu()
+            if use_mkldnn:
+                config.enable_mkldnn()
+        else:
+            config.enable_use_gpu(256, gpu)  # initial pool in MB; Paddle grows it as needed
+        self.device = "cpu" if gpu is None else f"gpu:{gpu}"
         config.set_cpu_math_library_num_threads(int(threads or os.cpu_count() or 1))
         if not verbose_logs():
             config.disable_glog_info()
@@ -203,7 +229,8 @@ class InferenceRunner:
         return self._output.copy_to_cpu()
 
     @classmethod
-    def from_layer(cls, layer, example: np.ndarray, threads: Optional[int] = None) -> "InferenceRunner":
+    def from_layer(cls, layer, example: np.ndarray, threads: Optional[int] = None,
+                   device: str = "cpu") -> "InferenceRunner":
         """Export a dygraph ``layer`` (in eval mode, batch dimension free) and load it.
 
         The export goes to a temporary directory that is deleted once the predictor holds the
@@ -221,7 +248,7 @@ class InferenceRunner:
             prefix = os.path.join(tmp, "model")
             with eval_mode(layer), quiet_paddle_logs():
                 paddle.jit.save(layer, prefix, input_spec=spec)
-            return cls(*find_static_model(prefix), threads=threads)
+            return cls(*find_static_model(prefix), threads=threads, device=device)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

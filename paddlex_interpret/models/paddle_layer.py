@@ -39,7 +39,9 @@ class PaddleLayerClassifier(ScoringClassifier):
         exports the network once (kept in memory, re-exported if its parameters change) and runs
         it through Paddle Inference with oneDNN - several times faster on CPU. 'auto' does that
         on CPU for batches of more than one image and falls back to dygraph (with a warning) if
-        the network cannot be exported; gradients always come from the dygraph network.
+        the network cannot be exported; gradients always come from the dygraph network. On a GPU
+        (``paddle.get_device()`` is ``'gpu:N'``) 'auto' stays in dygraph, which is fast there;
+        'inference' then uses Paddle Inference's GPU path on that card (needs paddlepaddle-gpu).
     """
 
     def __init__(
@@ -146,7 +148,8 @@ class PaddleLayerClassifier(ScoringClassifier):
             self._session = True
         if self._fast is None or self._fast[0] != fingerprint:
             try:
-                self._fast = (fingerprint, InferenceRunner.from_layer(self.network, batch[:1]))
+                device = paddle.get_device() if "gpu" in paddle.get_device() else "cpu"
+                self._fast = (fingerprint, InferenceRunner.from_layer(self.network, batch[:1], device=device))
             except Exception as exc:
                 if self.runner == "inference":
                     raise RuntimeError(

@@ -55,8 +55,8 @@ def _samples_note(explanation) -> str:
     if p.get("num_samples") != "auto":
         return ""
     verdict = "" if p.get("stability_reached") else f", below the {p['stability_target']:.0%} asked for"
-    return (f"; auto: {p['samples_used']} samples, top {p['stability_top_k']} stable in "
-            f"{p['stability']:.0%} of bootstrap refits{verdict}")
+    return (f"; auto: {p['samples_used']} samples, top {p['stability_top_k']} {p['stability']:.0%} "
+            f"stable{verdict}")
 
 
 def save_lime_figure(explanation: SuperpixelExplanation, path, target: Optional[int] = None,

@@ -28,15 +28,16 @@ class LimeImage(SurrogateExplainer):
     num_samples : int or 'auto', default 3000
         Perturbed images (the first is the unperturbed image). About 10 per superpixel is a
         reasonable minimum. 'auto' draws them in rounds of ``auto_step`` and stops as soon as the
-        ``stability_top_k`` most important superpixels are stable: in at least ``stability_target``
-        of 30 bootstrap refits (samples drawn again with replacement) the same superpixels come
-        first; at most ``max_samples``. The samples are the first ones of the fixed-count run with
-        the same seed, so 'auto' stopping at ``n`` gives the weights of ``num_samples=n``.
-        ``params`` records ``samples_used``, ``stability`` and ``stability_reached``; a run that hits
-        ``max_samples`` first warns.
+        ``stability_top_k`` most important superpixels are stable: refitted on 30 bootstrap
+        resamples (samples drawn again with replacement), the fits keep on average at least
+        ``stability_target`` of them in their own top ``stability_top_k`` (this estimates the top-k
+        agreement with a run on many more samples); at most ``max_samples``. The samples are the
+        first ones of the fixed-count run with the same seed, so 'auto' stopping at ``n`` gives the
+        weights of ``num_samples=n``. ``params`` records ``samples_used``, ``stability`` and
+        ``stability_reached``; a run that hits ``max_samples`` first warns.
     max_samples, auto_step : int, default 3000, 250
         'auto' only: the cap, and the samples added per round.
-    stability_target : float, default 0.95
+    stability_target : float, default 0.9
     stability_top_k : int, default 5
     batch_size : int, default 50
         Images built and predicted at a time; memory is bounded by it, results do not depend on it.
@@ -58,6 +59,8 @@ class LimeImage(SurrogateExplainer):
     """
 
     method = "lime"
+    #: 'auto' stops when this share of the top superpixels is stable (see ``stability_target``)
+    DEFAULT_STABILITY_TARGET = 0.9
 
     def __init__(
         self,
@@ -74,7 +77,7 @@ class LimeImage(SurrogateExplainer):
         progress: bool = True,
         max_samples: int = 3000,
         auto_step: int = 250,
-        stability_target: float = 0.95,
+        stability_target: float = DEFAULT_STABILITY_TARGET,
         stability_top_k: int = 5,
     ):
         if not isinstance(classifier, Classifier):
@@ -168,7 +171,8 @@ class LimeImage(SurrogateExplainer):
                       stability_top_k=self.stability_top_k, stability_reached=bool(reached))
         if not reached:
             warnings.warn(f"num_samples='auto' used all max_samples={len(masks)} samples and the top "
-                          f"{self.stability_top_k} superpixels are stable in {stability:.0%} of the bootstrap refits, "
+                          f"{self.stability_top_k} superpixels are {stability:.0%} stable (the share of them bootstrap "
+                          "refits keep), "
                           f"below stability_target={self.stability_target:.0%}; raise max_samples or read the "
                           "ranking with care", RuntimeWarning, stacklevel=3)
         self._auto_probs = probs[:done]

@@ -91,7 +91,7 @@ class LimeText(SurrogateExplainer):
         pad_to = self.classifier.input_length(n)
 
         def predict(batch_masks):
-            batch = [self._perturb(ids, m) for m in batch_masks]
+            batch = self._perturbed(ids, batch_masks)
             return self.classifier.predict_proba(batch, batch_size=len(batch), pad_to=pad_to)
 
         classes, fits, probs = self._fit_surrogates(masks, predict, targets, top_k, seed)
@@ -115,8 +115,10 @@ class LimeText(SurrogateExplainer):
         masks[0] = 1
         return masks
 
-    def _perturb(self, ids: np.ndarray, keep: np.ndarray) -> List[int]:
+    def _perturbed(self, ids: np.ndarray, masks: np.ndarray) -> List[List[int]]:
+        """The token ids of a batch of keep-masks (one select for the whole batch when tokens are replaced)."""
+        keep = masks.astype(bool)
         if self.mask_token == "remove":
-            return ids[keep.astype(bool)].tolist()
+            return [ids[row].tolist() for row in keep]
         fill = self.classifier.unk_token_id if self.mask_token == "unk" else self.classifier.pad_token_id
-        return np.where(keep.astype(bool), ids, fill).tolist()
+        return np.where(keep, ids[None, :], fill).tolist()
