@@ -110,24 +110,9 @@ def load_clip(model_dir, tokenizer_dir=None):
     """``(model, tokenizer)`` from folders written by PaddleNLP's ``save_pretrained``: a ``CLIPModel``
     from ``model_dir`` (in eval mode) and its tokenizer (``AutoTokenizer``) from ``tokenizer_dir``
     (default: the same folder). Nothing is downloaded. Needs paddlenlp (the ``paddlenlp`` extra)."""
-    import os
+    from .paddlenlp import load_pretrained
 
-    for name, path in (("model_dir", model_dir), ("tokenizer_dir", tokenizer_dir or model_dir)):
-        if not os.path.isdir(path):
-            raise FileNotFoundError(f"{name} {os.fspath(path)!r} is not a folder written by save_pretrained")
-    try:
-        from paddlenlp.transformers import AutoTokenizer, CLIPModel
-    except ImportError as exc:
-        raise ImportError(f"loading a CLIP model needs paddlenlp: pip install 'paddlex_interpret[paddlenlp]' ({exc})") \
-            from None
-    try:
-        model = CLIPModel.from_pretrained(os.fspath(model_dir))
-        tokenizer = AutoTokenizer.from_pretrained(os.fspath(tokenizer_dir or model_dir))
-    except Exception as exc:  # PaddleNLP raises many kinds for a folder without a model / tokenizer
-        raise ValueError(f"cannot load a PaddleNLP CLIPModel and its tokenizer from {os.fspath(model_dir)!r} "
-                         f"({type(exc).__name__}: {exc})") from exc
-    model.eval()
-    return model, tokenizer
+    return load_pretrained("CLIPModel", "CLIPModel", model_dir, tokenizer_dir)
 
 
 def clip_input_ids(tokenizer, texts: Sequence[str], model=None) -> list:
