@@ -30,36 +30,82 @@ def _clip(seed=0):
     return model
 
 
-def _images(n, rng):
-    images = np.repeat(rng.integers(60, 196, (n, SIZE, SIZE, 1)), 3, axis=3).astype(np.uint8)
-    colours, cells = rng.integers(0, 2, n), rng.integers(0, CELLS, n)
+def _images(n, rng, graded=False):
+    """Gray noise with one red (colour 0) or blue (1) patch at a random cell; returns images, colours, cells.
+
+    ``graded`` (training): a third of the images have no marker (colour 2), the patch is blended into the
+    noise at an opacity drawn from U(0.2, 1), and a fourth value is returned, soft targets over the three
+    captions: a marker's caption's probability rises linearly with the opacity (``0.9 * opacity + 0.1 / 3``,
+    the rest spread evenly), the plain caption is certain for an image without a marker."""
+    images = np.repeat(rng.integers(60, 196, (n, SIZE, SIZE, 1)), 3, axis=3).astype(np.float64)
+    colours, cells = rng.integers(0, 3 if graded else 2, n), rng.integers(0, CELLS, n)
+    opacity = rng.uniform(0.2, 1.0, n) if graded else np.ones(n)
+    targets = np.zeros((n, 3), np.float32)
     for i in range(n):
+        if colours[i] == 2:
+            targets[i, 2] = 1.0
+            continue
         r, c = divmod(int(cells[i]), SIZE // PATCH)
-        images[i, r * PATCH:(r + 1) * PATCH, c * PATCH:(c + 1) * PATCH] = (220, 30, 30) if colours[i] == 0 \
-            else (30, 30, 220)
-    return images, colours, cells
+        patch = images[i, r * PATCH:(r + 1) * PATCH, c * PATCH:(c + 1) * PATCH]
+        colour = np.array((220, 30, 30) if colours[i] == 0 else (30, 30, 220), np.float64)
+        patch[:] = (1 - opacity[i]) * patch + opacity[i] * colour
+        spread = 1 - 0.9 * opacity[i]
+        targets[i] = spread / 3
+        targets[i, colours[i]] += 1 - spread
+    images = images.round().astype(np.uint8)
+    return (images, colours, cells, targets) if graded else (images, colours, cells)
 
 
-def _texts(rng):
-    """The two captions 'BOS f1 <red|blue> f2 EOS' with the same random fillers: they differ in the colour only."""
-    f1, f2 = (int(x) for x in rng.choice(FILLERS, 2))
-    return [[BOS, f1, RED, f2, EOS], [BOS, f1, BLUE, f2, EOS]]
+def _texts(rng, plain=False):
+    """The captions 'BOS f1 <red|blue> f2 EOS' with the same random fillers: they differ in the colour only.
+    ``plain``: a third caption 'BOS f1 f3 f2 EOS' with a filler where the colour word was (no colour named)."""
+    if not plain:
+        f1, f2 = (int(x) for x in rng.choice(FILLERS, 2))
+        return [[BOS, f1, RED, f2, EOS], [BOS, f1, BLUE, f2, EOS]]
+    f1, f2, f3 = (int(x) for x in rng.choice(FILLERS, 3, replace=False))
+    return [[BOS, f1, RED, f2, EOS], [BOS, f1, BLUE, f2, EOS], [BOS, f1, f3, f2, EOS]]
 
 
-@pytest.fixture(scope="module")
-def trained():
+TEXT_TO_IMAGE = 0.25  # the text-to-image term's weight in the training loss (see _train)
+
+
+def _train(seed=0, steps=150):
+    """A tiny CLIP trained for a few seconds on graded marker images against three captions: red, blue, and
+    a plain one for the images without a marker. ``seed`` seeds the weights and the data; ``steps`` batches
+    of 32 images (150: fewer leave some seeds unconverged, e.g. 100 steps: accuracy 0.29-0.71 on 3 of 10).
+
+    Why this recipe (measured; Generic Attention's rule is not changed). The first recipe (full-opacity
+    red/blue markers, two captions, hard labels, the image-to-text cross-entropy only) saturated (loss
+    0.000) and patch hits were 0.48-1.00 over training seeds 0-4, the misses always one colour's images:
+    one colour was told by the other's absence (seed 3: every image without a marker matched 'blue', and
+    blue's patch hits were 0%), and the gradient of the similarity w.r.t. the marker's attention weight,
+    minus its attention-weighted row mean, was negative in a head (seed 0, red: -3.5). Three changes, each
+    for a cause: (1) images without a marker and a plain caption for them (a filler where the colour word
+    was), so neither colour can be told by the other's absence, in the image or in the text; (2) markers
+    at graded opacity with soft targets rising with it, so each caption's match must grow with its own
+    evidence; (3) CLIP's own second loss term, text-to-image cross-entropy, added to the image-to-text one.
+    Generic Attention differentiates the raw similarity ``logits_per_image[0, target]``, and the
+    image-to-text softmax alone leaves it free to shift by any amount per image: with (1) and (2) only,
+    the head that read the marker attended to it with weight ~1.0 while the raw gradient at the marker was
+    below the background's, and one colour's patch hits fell to 0.5-0.8 on 4 of 10 seeds. The
+    text-to-image term ties each caption's similarity across images, so it must rise with the marker.
+    Its weight, measured over seeds 0-9: 1 (CLIP's equal weights): patch 1.00 everywhere but the colour
+    word 0.42-1.00; 0.5: word 0.38-1.00 and one seed unconverged; 0.25: patch 1.00, word 0.75-1.00."""
     from paddlex_interpret.engine.transformer.generic_attention_clip import GenericAttentionCLIP
 
-    model = _clip()
+    model = _clip(seed)
     method = GenericAttentionCLIP(model)
-    rng = np.random.default_rng(0)
-    optimizer = paddle.optimizer.Adam(learning_rate=5e-4, parameters=model.parameters())  # 3e-3 collapses
+    rng = np.random.default_rng(seed)
+    optimizer = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())  # 2e-3 often collapses
     model.train()
-    for _ in range(60):
-        images, colours, _ = _images(32, rng)
-        out = model(input_ids=paddle.to_tensor(_texts(rng)), pixel_values=paddle.to_tensor(method.preprocess(images)),
-                    return_dict=True)
-        loss = paddle.nn.functional.cross_entropy(out.logits_per_image, paddle.to_tensor(colours))
+    for _ in range(steps):
+        images, _, _, targets = _images(32, rng, graded=True)
+        out = model(input_ids=paddle.to_tensor(_texts(rng, plain=True)),
+                    pixel_values=paddle.to_tensor(method.preprocess(images)), return_dict=True)
+        per_text = (targets / targets.sum(axis=0, keepdims=True)).T  # each caption's soft target over the images
+        loss = (paddle.nn.functional.cross_entropy(out.logits_per_image, paddle.to_tensor(targets), soft_label=True)
+                + TEXT_TO_IMAGE * paddle.nn.functional.cross_entropy(out.logits_per_text, paddle.to_tensor(per_text),
+                                                                     soft_label=True)) / (1 + TEXT_TO_IMAGE)
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
@@ -67,27 +113,42 @@ def trained():
     return model, float(loss)
 
 
-def test_clip_relevance_points_to_the_patch_and_the_colour_word(trained):
+def _pointing_game(model, n=24):
+    """Accuracy, patch hits and colour-word hits of Generic Attention on ``n`` full-opacity marker images,
+    each explained against the three captions (red, blue, plain) for its colour's caption."""
     from paddlex_interpret.engine.transformer.generic_attention_clip import GenericAttentionCLIP
 
-    model, loss = trained
     method = GenericAttentionCLIP(model)
-    images, colours, cells = _images(24, np.random.default_rng(1))
+    images, colours, cells = _images(n, np.random.default_rng(1))
     rng = np.random.default_rng(2)
     patch_hits, word_hits, correct = [], [], []
     for image, colour, cell in zip(images, colours, cells):
-        texts = _texts(rng)
-        explanation = method.explain(image, texts, target=int(colour))
+        explanation = method.explain(image, _texts(rng, plain=True), target=int(colour))
         correct.append(int(np.argmax(explanation.extras["similarities"])) == colour)
         patch_hits.append(int(np.argmax(explanation.extras["token_map"])) == cell)
         content = explanation.extras["text_relevance"][1:4]   # between BOS and EOS
         word_hits.append(int(np.argmax(content)) == 1)        # the colour word
-    print(f"loss {loss:.3f} accuracy {np.mean(correct):.2f} patch {np.mean(patch_hits):.2f} "
-          f"word {np.mean(word_hits):.2f}")
-    assert np.mean(correct) > 0.9
-    # Chance: 1/16 for the patch, 1/3 for the word. Measured over three training seeds: patch 0.96 / 1.00 /
-    # 0.46, word 0.75 / 0.96 / 0.75 (this fixture: seed 0). Required: patch 0.4 (6x chance), word 0.6.
-    assert np.mean(patch_hits) >= 0.4 and np.mean(word_hits) >= 0.6
+    return np.mean(correct), np.mean(patch_hits), np.mean(word_hits)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return _train(seed=0)
+
+
+def test_clip_relevance_points_to_the_patch_and_the_colour_word(trained):
+    model, loss = trained
+    accuracy, patch, word = _pointing_game(model)
+    print(f"loss {loss:.3f} accuracy {accuracy:.2f} patch {patch:.2f} word {word:.2f}")
+    assert accuracy > 0.9
+    # Chance: 1/16 for the patch, 1/3 for the word. Measured with this recipe over training seeds 0-9 (this
+    # fixture: seed 0): accuracy 0.92-1.00, patch 1.00 on every seed (the first recipe: 0.48-1.00 over
+    # seeds 0-4), word 1.00 on 8 seeds, 0.88 and 0.75 (first recipe: 0.58-1.00). The text misses are one
+    # colour's captions: there the last text block attends nearly uniformly (0.15-0.27) from the pooled
+    # token and most raw gradients of those weights are negative, so (grad * A)^+ passes little relevance
+    # and the fillers get about as much as the colour word (the model reads the word through the values).
+    # Required: patch 0.8 (13x chance), word 0.7 (2.1x chance; 17 of 24).
+    assert patch >= 0.8 and word >= 0.7
 
 
 def test_clip_result_shapes_and_the_model_unchanged(trained):

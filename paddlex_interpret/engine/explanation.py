@@ -2,13 +2,13 @@
 GUI need, savable without pickle."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from .._home import _json_default  # noqa: F401  (the JSON encoder of every .npz meta; others import it from here)
 from ._validation import check_positive_int
 from .maps import CHANNEL_REDUCTIONS, importance_map
 
@@ -464,40 +464,24 @@ class TextExplanation(SurrogateResults):
 
 
 def _write_npz(path, meta: dict, **arrays) -> Path:
-    from .._home import atomic_write
+    from .._home import write_npz
 
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    meta = {"format_version": _FORMAT_VERSION, **meta}
-    with atomic_write(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
-    return path
+    return write_npz(path, {"format_version": _FORMAT_VERSION, **meta}, arrays)
 
 
 def _read_npz(path, kind: Optional[str] = None):
     """``(meta, {name: array})`` of an explanation file; ValueError if it is not one (of ``kind``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"explanation file not found: '{path}'")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            arrays = {k: data[k] for k in data.files if k != "meta"}
-    except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"'{path}' is not a paddlex_interpret explanation file: {exc}") from exc
+    from .._home import read_npz
+
+    meta, arrays = read_npz(path, "paddlex_interpret explanation")
     if kind is not None and meta.get("kind") != kind:
         raise ValueError(f"'{path}' holds a {meta.get('kind')!r} explanation, not a {kind} one")
     return meta, arrays
 
 
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def load_explanation(path):

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..explanation import _json_default
+from ..._home import read_npz, write_npz
 
 __all__ = ["GlobalWeights", "centres_fingerprint", "labels_fingerprint", "label_list"]
 
@@ -175,8 +175,6 @@ class GlobalWeights:
         """Write an ``.npz`` archive (the weight and count arrays + JSON metadata; no pickle), atomically,
         under the name given (``.npz`` is added to a name without a suffix: ``'w'`` -> ``'w.npz'``, while
         PaddleX's ``'normlime_weights.npy'`` stays that name). Returns the path written."""
-        from ..._home import atomic_write
-
         path = Path(path)
         if not path.suffix:
             path = path.with_name(path.name + ".npz")
@@ -186,27 +184,18 @@ class GlobalWeights:
             "label_names": self.label_names, "centres_sha256": self.centres_sha256,
             "labels_sha256": self.labels_sha256, "num_images": int(self.num_images), "params": self.params,
         }
-        with atomic_write(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, meta=np.array(json.dumps(meta, default=_json_default)),
-                                    weights=self.weights, class_counts=self.class_counts)
-        return path
+        return write_npz(path, meta, {"weights": self.weights, "class_counts": self.class_counts})
 
     @classmethod
     def load(cls, path) -> "GlobalWeights":
         """Read a file written by :meth:`save`; ValueError (naming the file) if it is not one or
         is corrupt, FileNotFoundError if it does not exist."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"NormLIME weights file not found: '{path}'")
+        meta, arrays = read_npz(path, "NormLIME weights")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                weights = np.array(data["weights"], dtype=np.float64)
-                counts = np.array(data["class_counts"])
-        except Exception as exc:  # zip / npy / json errors of a truncated or foreign file
-            raise ValueError(f"'{path}' is not a readable NormLIME weights file "
-                             f"({type(exc).__name__}: {exc})") from None
+            weights = np.array(arrays["weights"], dtype=np.float64)
+            counts = np.array(arrays["class_counts"])
+        except KeyError as exc:
+            raise ValueError(f"'{path}' is not a readable NormLIME weights file (no {exc} array)") from None
         problem = _check_loaded(meta, weights, counts)
         if problem:
             raise ValueError(f"'{path}' is not a valid NormLIME weights file: {problem}")

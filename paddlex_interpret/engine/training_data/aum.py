@@ -22,7 +22,6 @@ The threshold samples themselves are not judged in that run; a second training w
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..._home import atomic_write
+from ..._home import read_npz, write_npz
 from .._validation import check_positive_int, resolve_seed
 from .recorder import TrainingDynamics, load_dynamics
 from .result import TrainingDataResult, new_result
@@ -163,24 +162,13 @@ class ThresholdSamples:
             path = path.with_name(path.name + ".npz")
         meta = {"kind": _KIND, "format_version": 1, "num_classes": int(self.num_classes),
                 "percentile": float(self.percentile), "params": self.params}
-        with atomic_write(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, meta=np.array(json.dumps(meta)), sample_ids=self.sample_ids,
-                                    original_labels=self.original_labels, threshold_ids=self.threshold_ids)
-        return path
+        return write_npz(path, meta, {"sample_ids": self.sample_ids, "original_labels": self.original_labels,
+                                      "threshold_ids": self.threshold_ids})
 
     @classmethod
     def load(cls, path) -> "ThresholdSamples":
         """Read a file written by :meth:`save` (``np.load(allow_pickle=False)``)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"threshold-samples file not found: '{path}'")
-        try:
-            with np.load(path, allow_pickle=False) as d:
-                meta = json.loads(str(d["meta"]))
-                arrays = {k: d[k] for k in ("sample_ids", "original_labels", "threshold_ids")}
-        except (KeyError, ValueError, OSError) as exc:
-            raise ValueError(f"'{path}' is not a threshold-samples file: {exc}") from None
+        meta, arrays = read_npz(path, "threshold-samples")
         if meta.get("kind") != _KIND:
             raise ValueError(f"'{path}' holds a {meta.get('kind')!r} file, not threshold samples")
         return cls(arrays["sample_ids"], arrays["original_labels"], arrays["threshold_ids"], meta["num_classes"],

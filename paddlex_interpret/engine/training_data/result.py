@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..._home import atomic_write
+from ..._home import atomic_write, read_npz, write_npz
 from .._validation import check_positive_int
 
 __all__ = ["TrainingDataResult", "load_training_data_result"]
@@ -91,25 +90,14 @@ class TrainingDataResult:
                 "label_names": self.label_names, "scores": sorted(self.scores), "figure_path": self.figure_path,
                 "csv_path": self.csv_path}
         arrays = {f"score_{k}": np.asarray(v) for k, v in self.scores.items()}
-        with atomic_write(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, meta=np.array(json.dumps(meta, default=_json_default)),
-                                    sample_ids=self.sample_ids, given_labels=self.given_labels,
-                                    predicted_labels=self.predicted_labels, suspicion=self.suspicion, **arrays)
-        return path
+        return write_npz(path, meta, {"sample_ids": self.sample_ids, "given_labels": self.given_labels,
+                                      "predicted_labels": self.predicted_labels, "suspicion": self.suspicion,
+                                      **arrays})
 
     @classmethod
     def load(cls, path) -> "TrainingDataResult":
         """Read a file written by :meth:`save` (``np.load(allow_pickle=False)``)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"training-data result file not found: '{path}'")
-        try:
-            with np.load(path, allow_pickle=False) as d:
-                meta = json.loads(str(d["meta"]))
-                arrays = {k: d[k] for k in d.files}
-        except (KeyError, ValueError, OSError) as exc:
-            raise ValueError(f"'{path}' is not a training-data result file: {exc}") from None
+        meta, arrays = read_npz(path, "training-data result")
         if meta.get("kind") != _KIND:
             raise ValueError(f"'{path}' holds a {meta.get('kind')!r} result, not a training-data one")
         return cls(method=meta["method"], sample_ids=arrays["sample_ids"], given_labels=arrays["given_labels"],
@@ -176,14 +164,6 @@ def _cell(text: str) -> str:
 def _number(value) -> str:
     value = float(value)
     return "" if np.isnan(value) else repr(value)
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def load_training_data_result(path) -> TrainingDataResult:
