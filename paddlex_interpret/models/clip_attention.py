@@ -110,7 +110,7 @@ def load_clip(model_dir, tokenizer_dir=None):
     """``(model, tokenizer)`` from folders written by PaddleNLP's ``save_pretrained``: a ``CLIPModel``
     from ``model_dir`` (in eval mode) and its tokenizer (``AutoTokenizer``) from ``tokenizer_dir``
     (default: the same folder). Nothing is downloaded. Needs paddlenlp (the ``paddlenlp`` extra)."""
-    from .paddlenlp import load_pretrained
+    from ._pretrained import load_pretrained
 
     return load_pretrained("CLIPModel", "CLIPModel", model_dir, tokenizer_dir)
 
