@@ -13,6 +13,7 @@ import numpy as np
 import paddle
 import pytest
 
+from paddlex_interpret.engine.training_data import recorder as recorder_module
 from paddlex_interpret.engine.training_data import (RecordingBatchSampler, TrainingDynamicsCallback,
                                                     TrainingDynamicsRecorder, load_dynamics, merge_recordings,
                                                     rank_folder)
@@ -93,8 +94,10 @@ def test_merge_keeps_one_row_per_sample_and_only_epochs_every_rank_completed(tmp
 
 
 def test_callback_distributed_uses_the_rank_folder_and_shard(tmp_path, monkeypatch):
-    monkeypatch.setenv("PADDLE_TRAINER_ID", "1")
-    monkeypatch.setenv("PADDLE_TRAINERS_NUM", "2")
+    # Paddle reads PADDLE_TRAINER_ID once per process (its parallel env is cached at the first get_rank(),
+    # which another test may already have made), so the rank is given here where the callback asks for it;
+    # the real two-process test below reads real ranks from paddle.distributed.
+    monkeypatch.setattr(recorder_module, "_distributed_rank", lambda: (1, 2))
     dataset = [(np.zeros(2, np.float32), i % 2) for i in range(9)]
     cb = TrainingDynamicsCallback(tmp_path / "dyn", dataset, batch_size=2, distributed=True)
     assert cb.recorder.folder == tmp_path / "dyn" / "rank_00001"
